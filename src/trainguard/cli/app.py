@@ -1,0 +1,81 @@
+"""The ``trainguard`` command: a Typer app assembled from one module per command group.
+
+Exit codes: 0 passed, 1 a gate failed or a finding is at the failing severity,
+2 bad input (usage, missing file, malformed config). Errors are one line on stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import click
+import typer
+
+from trainguard import __version__
+from trainguard.cli.common import State
+from trainguard.cli.demo import demo_command
+from trainguard.cli.report import report_command
+from trainguard.core.errors import EXIT_USAGE, TrainguardError
+from trainguard.core.progress import set_progress_enabled
+
+app = typer.Typer(
+    name="trainguard",
+    help="Secure machine-learning training across its lifecycle.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"trainguard {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bars or chatter.")
+    ] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Machine-readable output on stdout.")
+    ] = False,
+) -> None:
+    ctx.obj = State(quiet=quiet, json=json_out)
+    if quiet or json_out:
+        set_progress_enabled(False)
+
+
+app.command("report")(report_command)
+app.command("demo")(demo_command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line with ``argv`` and return the exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        rv = typer.main.get_command(app).main(
+            args=args, prog_name="trainguard", standalone_mode=False
+        )
+    except TrainguardError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
+    except click.exceptions.Abort:
+        sys.stderr.write("aborted\n")
+        return EXIT_USAGE
+    except click.ClickException as exc:
+        sys.stderr.write(f"error: {exc.format_message()}\n")
+        return EXIT_USAGE
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    return int(rv) if isinstance(rv, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -16,6 +16,7 @@ from trainguard import __version__
 from trainguard.cli.common import State
 from trainguard.cli.demo import demo_command
 from trainguard.cli.report import report_command
+from trainguard.cli.train import train_command
 from trainguard.core.errors import EXIT_USAGE, TrainguardError
 from trainguard.core.progress import set_progress_enabled
 
@@ -52,8 +53,11 @@ def _root(
         set_progress_enabled(False)
 
 
-app.command("report")(report_command)
+# --- command registration: one line per command module (keep sorted) ---
 app.command("demo")(demo_command)
+app.command("report")(report_command)
+app.command("train")(train_command)
+# --- end of command registration ---
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,13 @@ from trainguard.core.datasets import Dataset
 from trainguard.core.progress import progress_bar
 from trainguard.core.text import Vocabulary
 from trainguard.core.validation import check_int, check_positive
-from trainguard.core.zoo import build_model, default_model_name, model_config_for
+from trainguard.core.zoo import (
+    build_model,
+    default_model_name,
+    load_model,
+    model_config_for,
+    save_model,
+)
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -211,3 +218,19 @@ def train_model(
         model, loader, epochs=epochs, lr=lr, val_loader=val_loader, description=f"training {name}"
     )
     return TrainedModel(model=model, name=name, config=config, vocab=vocab, history=history)
+
+
+def save_trained(tm: TrainedModel, path: str | Path) -> Path:
+    """Save a trained zoo model (with its vocabulary, for text) as a safe checkpoint."""
+    extra = {"vocab": tm.vocab.to_dict()} if tm.vocab is not None else {}
+    return save_model(tm.model, path, name=tm.name, config=tm.config, extra=extra)
+
+
+def load_trained(path: str | Path) -> TrainedModel:
+    """Load a checkpoint written by :func:`save_trained` (``weights_only``, never unpickles code)."""
+    model, meta = load_model(path)
+    vocab_d = meta.get("extra", {}).get("vocab")
+    vocab = Vocabulary.from_dict(vocab_d) if vocab_d else None
+    return TrainedModel(
+        model=model, name=meta["name"], config=meta["config"], vocab=vocab, history=History()
+    )

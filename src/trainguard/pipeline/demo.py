@@ -1,7 +1,7 @@
 """The demo: each lifecycle stage on built-in data, written into one run directory.
 
-Every capability adds its stage function to :data:`DEMO_STAGES`; each reads and
-extends the shared :class:`DemoState` (the data set, the trained model).
+Every capability adds its stage function to ``DEMO_STAGES``; each reads and extends
+the shared :class:`DemoState` (the data set, the trained model).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import numpy as np
 
 from trainguard.core.datasets import Dataset, load_dataset
 from trainguard.core.findings import Finding, Severity
-from trainguard.core.plots import line_plot
 from trainguard.core.run import RunDir
-from trainguard.core.training import TrainedModel, evaluate, make_loader, train_model
+from trainguard.core.training import TrainedModel
 from trainguard.pipeline.stage import recorded_stage
+from trainguard.pipeline.train import plain_train_stage
 
 
 @dataclass
@@ -65,39 +65,17 @@ def data_stage(st: DemoState) -> None:
 
 def train_stage(st: DemoState) -> None:
     """Train the zoo CNN and gate on test accuracy."""
-    with recorded_stage(st.run, "train", "Training") as stage:
-        tm = train_model(
-            st.train, model_name="cnn", epochs=15, batch_size=64, lr=2e-3, seed=0, val=st.test
-        )
-        st.model = tm
-        x, y = tm.tensors(st.test)
-        acc = evaluate(tm.model, make_loader(x, y, batch_size=512))["accuracy"]
-        epochs = tm.history.series("epoch")
-        plot = line_plot(
-            st.run,
-            "train_curve",
-            epochs,
-            {
-                "train": tm.history.series("train_accuracy"),
-                "test": tm.history.series("val_accuracy"),
-            },
-            xlabel="epoch",
-            ylabel="accuracy",
-            title="Training curve",
-        )
-        stage.findings.append(
-            Finding(
-                stage="train",
-                check_id="test-accuracy",
-                title="Test accuracy of the trained model",
-                passed=acc >= 0.9,
-                threshold=0.9,
-                severity=Severity.MEDIUM,
-                metrics={"test_accuracy": acc, "epochs": float(len(epochs))},
-                evidence=[plot],
-            )
-        )
-        stage.summary = f"test accuracy {acc:.3f}"
+    st.model = plain_train_stage(
+        st.run,
+        st.train,
+        st.test,
+        model_name="cnn",
+        epochs=15,
+        batch_size=64,
+        lr=2e-3,
+        seed=0,
+        min_accuracy=0.9,
+    )
 
 
 DEMO_STAGES: list[Callable[[DemoState], None]] = [data_stage, train_stage]

@@ -11,6 +11,7 @@ from trainguard.cli.common import finish_run, say
 from trainguard.core.datasets import DatasetSpec, load_dataset
 from trainguard.core.errors import ConfigError
 from trainguard.core.run import RunDir
+from trainguard.core.zoo import check_model_name
 
 
 def train_command(
@@ -51,6 +52,8 @@ def train_command(
     """Train a zoo model on a data set and write the run (findings, curve, model)."""
     if dp and adversarial:
         raise ConfigError("--dp and --adversarial cannot be combined in one run; choose one")
+    if model is not None:
+        check_model_name(model)
     spec = DatasetSpec(source=data, label=label, text=text, limit=limit, seed=seed)
     train, test = load_dataset(spec).split(test_fraction, seed=seed)
     mode = "dp" if dp else (f"adversarial-{adversarial}" if adversarial else "plain")

@@ -155,14 +155,16 @@ def default_model_name(ds: Dataset) -> str:
     return {"image": "cnn", "text": "text"}.get(ds.kind, "mlp")
 
 
+def check_model_name(name: str) -> str:
+    """Return ``name`` if it is a registered model, else raise :class:`ConfigError` naming them."""
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown model {name!r}; expected one of {', '.join(model_names())}")
+    return name
+
+
 def build_model(name: str, **config: Any) -> nn.Module:
     """Construct zoo model ``name`` with keyword ``config``; clear error for unknown names."""
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown model {name!r}; expected one of {', '.join(model_names())}"
-        ) from None
+    factory = _REGISTRY[check_model_name(name)]
     try:
         return factory(**config)
     except TypeError as exc:

@@ -1,5 +1,6 @@
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -67,7 +68,7 @@ def test_train_and_report_json(tmp_path, capsys):
     run_dir = out["run"]
     assert os.path.isfile(os.path.join(run_dir, "artifacts", "model.pt"))
     assert main(["-q", "report", run_dir, "--format", "sarif"]) == 0
-    sarif = json.loads(open(os.path.join(run_dir, "report.sarif")).read())
+    sarif = json.loads(Path(run_dir, "report.sarif").read_text())
     assert sarif["runs"][0]["results"] == []
 
 

@@ -15,6 +15,7 @@ import typer
 from trainguard import __version__
 from trainguard.cli.common import State
 from trainguard.cli.demo import demo_command
+from trainguard.cli.pipeline import app as pipeline_app
 from trainguard.cli.report import report_command
 from trainguard.cli.train import train_command
 from trainguard.core.errors import EXIT_USAGE, TrainguardError
@@ -57,6 +58,7 @@ def _root(
 app.command("demo")(demo_command)
 app.command("report")(report_command)
 app.command("train")(train_command)
+app.add_typer(pipeline_app)
 # --- end of command registration ---
 
 

@@ -1,0 +1,141 @@
+"""The ``pipeline.yaml`` schema: the data, the stages to run (with their options), the gates.
+
+Errors name the file, the stage, the field and what was expected, for example
+``pipeline.yaml: stages.train.epochs: Input should be a valid integer (got 'ten')``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from trainguard.core.datasets import DatasetSpec
+from trainguard.core.errors import ConfigError
+from trainguard.core.findings import Severity
+
+LIFECYCLE = ("data_audit", "train", "attack", "ship", "serve")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(DatasetSpec):
+    """The data set (see :class:`DatasetSpec`) and how it is split."""
+
+    test_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
+
+
+class DataAuditConfig(_Strict):
+    """Options of the data audit (ethics, safety, authenticity)."""
+
+    duplicates: bool = True
+    label_errors: bool = True
+    max_duplicate_fraction: float = Field(default=0.01, ge=0.0, le=1.0)
+    max_label_error_fraction: float = Field(default=0.05, ge=0.0, le=1.0)
+    max_class_ratio: float = Field(default=10.0, ge=1.0)
+
+
+class TrainConfig(_Strict):
+    """How the model is trained: plain, DP-SGD or adversarial."""
+
+    mode: Literal["plain", "dp", "adversarial"] = "plain"
+    model: str | None = None
+    epochs: int = Field(default=5, ge=1)
+    batch_size: int = Field(default=64, ge=1)
+    lr: float = Field(default=1e-3, gt=0.0)
+    seed: int = 0
+    min_accuracy: float | None = Field(default=None, ge=0.0, le=1.0)
+    target_epsilon: float = Field(default=8.0, gt=0.0)
+    delta: float | None = Field(default=None, gt=0.0, lt=1.0)
+    max_grad_norm: float = Field(default=1.0, gt=0.0)
+    method: str = "fast"
+    eps: float = Field(default=0.1, gt=0.0)
+
+
+class Gate(_Strict):
+    """A threshold on a finding's metric or severity; a failed gate makes the run exit 1.
+
+    ``finding`` is ``stage/check_id`` (shell wildcards allowed: ``ship/scan-*``).
+    """
+
+    finding: str
+    metric: str | None = None
+    min: float | None = None
+    max: float | None = None
+    max_severity: Severity | None = None
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> Gate:
+        if "/" not in self.finding:
+            raise ValueError("'finding' must be 'stage/check_id'")
+        if self.max_severity is None and (self.min is None and self.max is None):
+            raise ValueError("give 'min' or 'max' (with 'metric'), or 'max_severity'")
+        if (self.min is not None or self.max is not None) and self.metric is None:
+            raise ValueError("'min'/'max' need 'metric'")
+        return self
+
+
+class PipelineConfig(_Strict):
+    """A whole ``pipeline.yaml``."""
+
+    name: str = "pipeline"
+    data: DataConfig
+    stages: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
+    gates: list[Gate] = Field(default_factory=list)
+    runs: str = "runs"
+    cache: str | None = ".trainguard-cache"
+
+    @model_validator(mode="after")
+    def _known_stages(self) -> PipelineConfig:
+        unknown = [s for s in self.stages if s not in LIFECYCLE]
+        if unknown:
+            raise ValueError(
+                f"unknown stage {unknown[0]!r}; expected some of {', '.join(LIFECYCLE)}"
+            )
+        return self
+
+    def stage_options(self, name: str) -> dict[str, Any]:
+        """The options given for stage ``name`` (empty when the stage has none)."""
+        return dict(self.stages.get(name) or {})
+
+
+def _describe(exc: ValidationError, source: str, prefix: str = "") -> str:
+    e = exc.errors()[0]
+    loc = prefix + ".".join(str(x) for x in e["loc"])
+    got = e.get("input")
+    shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+    return f"{source}: {loc or 'top level'}: {e['msg']}{shown}"
+
+
+def validate_stage_options(
+    model: type[BaseModel], options: dict[str, Any], stage: str, source: str
+) -> Any:
+    """Validate one stage's options; the error names the stage and the field."""
+    try:
+        return model.model_validate(options)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source, prefix=f"stages.{stage}.")) from None
+
+
+def load_config(path: str | Path) -> PipelineConfig:
+    """Read and validate a ``pipeline.yaml``; paths in it are relative to its folder."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: no such pipeline file")
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{p}: malformed YAML{where}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: expected a mapping at the top level")
+    try:
+        cfg = PipelineConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, str(p))) from None
+    return cfg

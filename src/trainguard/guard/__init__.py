@@ -1,0 +1,1 @@
+"""Runtime text guards: normalisation, toxicity, PII, prompt injection, fact-checking."""

@@ -1,0 +1,307 @@
+"""Text normalisation for every guard check, with a map back to the original offsets.
+
+Two strings come out of :func:`normalize`, of equal length and aligned character by
+character:
+
+``text``
+    The folded form: Unicode compatibility decomposition (NFKC, applied per code
+    point), Latin diacritics stripped, look-alike characters folded to ASCII with the
+    Unicode TR39 confusables table (from the ``confusable-homoglyphs`` package),
+    zero-width, bidi and other format characters and combining marks removed, lower
+    case, letters spelled out with separators joined ("f.u.c.k", "f u c k" -> "fuck")
+    and runs of three or more equal characters shortened to two ("fuuuuck" -> "fuuck").
+``key``
+    ``text`` with leetspeak digits and symbols read as letters and the ambiguous
+    ``i``/``l``/``1``/``!``/``|`` class folded to ``i``. Keyword lists are matched
+    in this space (:mod:`trainguard.guard.keywords` folds its entries the same way).
+
+``index[i]`` is the offset in the original text of ``text[i]``, so a span found in
+the normalised text lands on the original characters (:meth:`Normalized.to_original`).
+ASCII text takes a fast path: lower-casing and one translation table, with numpy
+only where letters are spelled out or repeated.
+
+Reference: Unicode Technical Standard #39, *Unicode Security Mechanisms*, section 4
+(confusable detection, skeletons); Unicode Standard Annex #15 (normalisation forms).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+LEET = {
+    "0": "o",
+    "1": "i",
+    "!": "i",
+    "|": "i",
+    "l": "i",
+    "2": "z",
+    "3": "e",
+    "4": "a",
+    "@": "a",
+    "$": "s",
+    "5": "s",
+    "7": "t",
+    "+": "t",
+    "8": "b",
+    "9": "g",
+    "6": "g",
+}
+"""Leetspeak and ambiguity folding applied in the matching key."""
+
+
+def _key_table() -> np.ndarray:
+    """ASCII code -> key code: letters and digits kept (leet folded), ``*`` kept, rest space."""
+    lut = np.full(128, ord(" "), dtype=np.uint32)
+    for c in range(128):
+        ch = chr(c)
+        if ch.isalnum() or ch == "*":
+            lut[c] = ord(ch.lower())
+    for src, dst in LEET.items():
+        lut[ord(src)] = ord(dst)
+    return lut
+
+
+_KEY_LUT = _key_table()
+_KEY_BYTES = _KEY_LUT.astype(np.uint8).tobytes() + bytes(range(128, 256))
+_SPACE, _STAR, _BANG = ord(" "), ord("*"), ord("!")
+_INVISIBLE_CATEGORIES = ("Cf", "Mn", "Me")
+_TAG_BLOCK = range(0xE0000, 0xE0080)
+
+
+@lru_cache(maxsize=1)
+def _confusables() -> dict[str, str]:
+    """Non-ASCII character -> ASCII letter or digit it is confusable with (TR39)."""
+    raw = resources.files("confusable_homoglyphs").joinpath("confusables.json").read_text("utf-8")
+    table: dict[str, str] = {}
+    for char, targets in json.loads(raw).items():
+        if char.isascii():
+            continue
+        for t in targets:
+            c = t["c"]
+            if c.isascii() and c.isalnum():
+                table[char] = c.lower()
+                break
+    return table
+
+
+def fold_char(char: str) -> str:
+    """Fold one code point: NFKC, strip Latin diacritics, TR39 confusables, lower case.
+
+    Format characters (zero-width, bidi controls, tag characters) and combining marks
+    fold to the empty string.
+    """
+    if char.isascii():
+        return char.lower()
+    if unicodedata.category(char) in _INVISIBLE_CATEGORIES:
+        return ""
+    out = []
+    for c in unicodedata.normalize("NFKC", char):
+        if not c.isascii():
+            base = unicodedata.normalize("NFD", c)[0]
+            c = base if base.isascii() else _confusables().get(c, c)
+        out.append(c)
+    return "".join(out).lower()
+
+
+class _FoldTable(dict[int, str]):
+    """Translation table for ``str.translate`` that folds each code point on first sight."""
+
+    def __missing__(self, code: int) -> str:
+        folded = fold_char(chr(code))
+        self[code] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """A text in folded and matching form, each with its map to original offsets."""
+
+    original: str
+    folded: str
+    """Per-code-point folded text (NFKC, confusables, case; invisible characters removed)."""
+    key: str
+    """Matching key: ``folded`` with leet folded, punctuation as spaces, structural edits,
+    and one space of padding at each end so that word entries can be written ``" term "``."""
+    folded_index: np.ndarray | None
+    """``folded_index[i]`` = original offset of ``folded[i]``; ``None`` means the identity."""
+    key_index: np.ndarray
+    """``key_index[i]`` = original offset of ``key[i]`` (the padding maps to the ends)."""
+    invisible: int
+    """How many format or combining characters were removed (zero-width, bidi, tags)."""
+
+    def key_span(self, start: int, end: int) -> tuple[int, int]:
+        """Map the key span ``[start, end)`` to a span of the original text."""
+        return self._span(self.key_index, start, end)
+
+    def folded_span(self, start: int, end: int) -> tuple[int, int]:
+        """Map the folded span ``[start, end)`` to a span of the original text."""
+        if self.folded_index is None:
+            return start, end
+        return self._span(self.folded_index, start, end)
+
+    def _span(self, index: np.ndarray, start: int, end: int) -> tuple[int, int]:
+        if start >= end:
+            o = int(index[min(start, len(index) - 1)]) if len(index) else 0
+            return o, o
+        o_start = int(index[start])
+        o_end = int(index[end - 1]) + 1
+        while o_end < len(self.original) and _is_invisible(self.original[o_end]):
+            o_end += 1
+        return o_start, o_end
+
+
+def _is_invisible(char: str) -> bool:
+    return not char.isascii() and unicodedata.category(char) in _INVISIBLE_CATEGORIES
+
+
+def _fold(text: str) -> tuple[str, np.ndarray | None, int]:
+    """Fold every code point; return the folded text, its offset index and removed count."""
+    if text.isascii():
+        return text.lower(), None, 0
+    folded = text.translate(_FOLD)
+    changed = [
+        (m.start(), len(_FOLD[ord(m.group())]))
+        for m in _NON_ASCII.finditer(text)
+        if len(_FOLD[ord(m.group())]) != 1
+    ]
+    if not changed:
+        return folded, None, 0
+    lengths = np.ones(len(text), dtype=np.int32)
+    pos = np.fromiter((p for p, _ in changed), dtype=np.int32, count=len(changed))
+    lengths[pos] = np.fromiter((n for _, n in changed), dtype=np.int32, count=len(changed))
+    index = np.repeat(np.arange(len(text), dtype=np.int32), lengths)
+    removed = sum(1 for _, n in changed if n == 0)
+    return folded, index, removed
+
+
+def _codes(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+
+
+def _key_array(padded: str) -> np.ndarray:
+    """Key codes of ``padded`` (folded text): leet folded, punctuation to space.
+
+    ASCII text is translated as bytes (``uint8``), other text as code points
+    (``uint32``). A ``!`` reads as ``i`` only when a letter or digit follows its run.
+    """
+    if padded.isascii():
+        raw = padded.encode("ascii")
+        k = np.frombuffer(raw.translate(_KEY_BYTES), dtype=np.uint8)
+        if b"!" not in raw:
+            return k
+        f = np.frombuffer(raw, dtype=np.uint8)
+        k = k.copy()
+    else:
+        f = _codes(padded)
+        ascii_mask = f < 128
+        k = np.where(ascii_mask, _KEY_LUT[np.minimum(f, 127)], f)
+        for c in np.unique(f[~ascii_mask]):
+            if not chr(c).isalnum():
+                k[f == c] = _SPACE
+    bang = f == _BANG
+    if bang.any():
+        n = len(f)
+        not_bang_at = np.where(bang, n - 1, np.arange(n))
+        next_other = np.minimum.accumulate(not_bang_at[::-1])[::-1]
+        after = k[next_other]
+        k[bang & ((after == _SPACE) | (after == _STAR))] = _SPACE
+    return k
+
+
+def _structural_drop(k: np.ndarray) -> np.ndarray:
+    """Mask of key positions to drop: repeated spaces, 3rd+ equal letters, spelled-out gaps."""
+    space = k == _SPACE
+    sep = space | (k == _STAR)
+    word = ~sep
+    drop = np.zeros(len(k), dtype=bool)
+    if len(k) < 2:
+        return drop
+    drop[1:] = space[1:] & space[:-1]
+    if len(k) >= 3:
+        drop[2:] |= (k[2:] == k[1:-1]) & (k[1:-1] == k[:-2]) & word[2:]
+    padded = np.concatenate(([False], word, [False]))
+    pos = np.flatnonzero(word & ~padded[:-2] & ~padded[2:])
+    if len(pos) >= 3:
+        sep_cum = np.concatenate(([0], np.cumsum(sep)))
+        gaps = pos[1:] - pos[:-1] - 1
+        linked = (gaps >= 1) & (gaps <= 3) & (sep_cum[pos[1:]] - sep_cum[pos[:-1] + 1] == gaps)
+        # A chain of >= 2 consecutive links joins >= 3 single letters ("f.u.c.k").
+        prev = np.concatenate(([False], linked[:-1]))
+        nxt = np.concatenate((linked[1:], [False]))
+        for j in np.flatnonzero(linked & (prev | nxt)):
+            drop[pos[j] + 1 : pos[j + 1]] = True
+    return drop
+
+
+def normalize(text: str) -> Normalized:
+    """Normalise ``text`` for matching and keep the maps back to its offsets.
+
+    Parameters
+    ----------
+    text
+        Any Unicode text.
+
+    Returns
+    -------
+    Normalized
+        The ``folded`` text and the matching ``key``, each with its offset index.
+    """
+    folded, index, removed = _fold(text)
+    k = _key_array(" " + folded + " ")
+    drop = _structural_drop(k)
+    last = max(len(text) - 1, 0)
+    if index is None:
+        base = np.arange(-1, len(folded) + 1, dtype=np.int32)
+        base[0], base[-1] = 0, last
+    else:
+        base = np.concatenate(([0], index, [last])).astype(np.int32)
+    if drop.any():
+        keep = np.flatnonzero(~drop)
+        k, base = k[keep], base[keep]
+    key = k.tobytes().decode("ascii" if k.dtype == np.uint8 else "utf-32-le")
+    return Normalized(
+        original=text,
+        folded=folded,
+        key=key,
+        folded_index=index,
+        key_index=base,
+        invisible=removed,
+    )
+
+
+_KEY_STR = {i: chr(int(c)) for i, c in enumerate(_KEY_LUT)}
+_RUN3 = re.compile(r"([^ *])\1\1+")
+_SPACES = re.compile(r" {2,}")
+
+
+def key_of(term: str) -> str:
+    """The matching key of a list entry (a word or phrase), without padding.
+
+    Equal to ``normalize(term).key.strip()`` for entries that are not spelled out
+    letter by letter, at a fraction of the cost (lists have 100k+ entries).
+    """
+    folded = _fold(term)[0]
+    if not folded.isascii() or "!" in folded:
+        return normalize(term).key.strip(" ")
+    key = folded.translate(_KEY_STR)
+    return _SPACES.sub(" ", _RUN3.sub(r"\1\1", key)).strip(" ")
+
+
+def decode_tag_characters(text: str) -> str:
+    """Read Unicode tag characters (U+E0020..U+E007E) as the ASCII they shadow.
+
+    Tag characters are invisible and have been used to smuggle instructions past
+    reviewers ("ASCII smuggling"); an empty string means none were present.
+    """
+    return "".join(chr(ord(c) - 0xE0000) for c in text if ord(c) in _TAG_BLOCK)

@@ -16,6 +16,8 @@ from trainguard import __version__
 from trainguard.cli.common import State
 from trainguard.cli.demo import demo_command
 from trainguard.cli.pipeline import app as pipeline_app
+from trainguard.cli.provenance import app as provenance_app
+from trainguard.cli.provenance import data_app
 from trainguard.cli.report import report_command
 from trainguard.cli.train import train_command
 from trainguard.core.errors import EXIT_USAGE, TrainguardError
@@ -59,6 +61,8 @@ app.command("demo")(demo_command)
 app.command("report")(report_command)
 app.command("train")(train_command)
 app.add_typer(pipeline_app)
+app.add_typer(data_app, name="data")
+app.add_typer(provenance_app)
 # --- end of command registration ---
 
 

@@ -199,6 +199,38 @@ def train_model(
     model_options: dict[str, Any] | None = None,
 ) -> TrainedModel:
     """Build the zoo model that suits ``train`` (or ``model_name``) and fit it."""
+    tm = new_zoo_model(train, model_name=model_name, seed=seed, model_options=model_options)
+    x, y = tm.tensors(train)
+    loader = make_loader(
+        x, y, batch_size=batch_size, shuffle=True, seed=seed, weights=sample_weight
+    )
+    val_loader = None
+    if val is not None:
+        vx, vy = tm.tensors(val)
+        val_loader = make_loader(vx, vy, batch_size=1024)
+    tm.history = fit(
+        tm.model,
+        loader,
+        epochs=epochs,
+        lr=lr,
+        val_loader=val_loader,
+        description=f"training {tm.name}",
+    )
+    return tm
+
+
+def new_zoo_model(
+    train: Dataset,
+    *,
+    model_name: str | None = None,
+    seed: int = 0,
+    model_options: dict[str, Any] | None = None,
+) -> TrainedModel:
+    """The untrained zoo model that suits ``train`` (or ``model_name``), seeded, with its vocabulary.
+
+    For training loops other than :func:`fit` (DP-SGD, adversarial training): they
+    train ``tm.model`` and set ``tm.history``.
+    """
     name = model_name or default_model_name(train)
     seed_everything(seed)
     vocab = Vocabulary().fit(train.texts or []) if train.kind == "text" else None
@@ -206,18 +238,7 @@ def train_model(
         name, train, vocab_size=len(vocab) if vocab else None, **(model_options or {})
     )
     model = build_model(name, **config)
-    x, y = dataset_tensors(train, vocab)
-    loader = make_loader(
-        x, y, batch_size=batch_size, shuffle=True, seed=seed, weights=sample_weight
-    )
-    val_loader = None
-    if val is not None:
-        vx, vy = dataset_tensors(val, vocab)
-        val_loader = make_loader(vx, vy, batch_size=1024)
-    history = fit(
-        model, loader, epochs=epochs, lr=lr, val_loader=val_loader, description=f"training {name}"
-    )
-    return TrainedModel(model=model, name=name, config=config, vocab=vocab, history=history)
+    return TrainedModel(model=model, name=name, config=config, vocab=vocab, history=History())
 
 
 def save_trained(tm: TrainedModel, path: str | Path) -> Path:

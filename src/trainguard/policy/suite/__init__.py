@@ -1,0 +1,5 @@
+"""An AgentDojo-style attack suite for the policy layer.
+
+Simulated workspace and bank tools with in-memory state, user tasks, injection tasks,
+scripted agents, and the runner that scores them.
+"""

@@ -151,14 +151,21 @@ class Normalized:
         return self._span(self.folded_index, start, end)
 
     def _span(self, index: np.ndarray, start: int, end: int) -> tuple[int, int]:
+        """Original span from ``index[start]`` to where the next kept character begins.
+
+        Characters dropped after the span (the third ``l`` of ``"killl"``, combining
+        marks) are included; trailing whitespace is not.
+        """
+        n = len(self.original)
         if start >= end:
-            o = int(index[min(start, len(index) - 1)]) if len(index) else 0
+            o = int(index[start]) if start < len(index) else n
             return o, o
         o_start = int(index[start])
-        o_end = int(index[end - 1]) + 1
-        while o_end < len(self.original) and _is_invisible(self.original[o_end]):
-            o_end += 1
-        return o_start, o_end
+        o_end = int(index[end]) if end < len(index) else n
+        o_end = max(o_end, int(index[end - 1]) + 1)
+        while o_end > o_start + 1 and self.original[o_end - 1].isspace():
+            o_end -= 1
+        return o_start, min(o_end, n)
 
 
 def _is_invisible(char: str) -> bool:
@@ -260,12 +267,11 @@ def normalize(text: str) -> Normalized:
     folded, index, removed = _fold(text)
     k = _key_array(" " + folded + " ")
     drop = _structural_drop(k)
-    last = max(len(text) - 1, 0)
     if index is None:
         base = np.arange(-1, len(folded) + 1, dtype=np.int32)
-        base[0], base[-1] = 0, last
+        base[0], base[-1] = 0, len(text)
     else:
-        base = np.concatenate(([0], index, [last])).astype(np.int32)
+        base = np.concatenate(([0], index, [len(text)])).astype(np.int32)
     if drop.any():
         keep = np.flatnonzero(~drop)
         k, base = k[keep], base[keep]

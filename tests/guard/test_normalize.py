@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import pytest
+
+from trainguard.guard.normalize import decode_tag_characters, key_of, normalize
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("Hello World", " heiio worid "),  # case, and the l/i ambiguity class
+        ("ＦＵＣＫ", " fuck "),  # NFKC full-width
+        ("f\u200bu\u200dck", " fuck "),  # zero-width characters removed
+        ("\u202efuck", " fuck "),  # bidi override removed
+        ("fu\u0308ck", " fuck "),  # combining mark removed
+        ("\u0455\u04bb\u0456t", " shit "),  # Cyrillic homoglyphs (TR39 confusables)
+        ("sh1t $h!t!", " shit shit "),  # leetspeak; a final "!" stays punctuation
+        ("f.u.c.k and f u c k", " fuck and fuck "),  # spelled-out letters joined
+        ("fuuuuuck", " fuuck "),  # runs shortened to two
+        ("a,   b", " a b "),  # punctuation and space runs become one space
+    ],
+)
+def test_key_forms(text: str, key: str) -> None:
+    assert normalize(text).key == key
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["xx f\u200b.u.c.k yy", "ＸＸ ｆｕｃｋ ｙｙ", "xx fu\u0308\u0308ck yy", "xx f-u-c-k yy", "xx fuuuuuuck yy"],
+)
+def test_key_spans_map_back_to_the_original_characters(text: str) -> None:
+    n = normalize(text)
+    start = n.key.index("fu")
+    end = n.key.index(" yy")
+    s, e = n.key_span(start, end)
+    assert text[:s].lower().rstrip() in ("xx", "ｘｘ")
+    assert text[e:].strip().lower() in ("yy", "ｙｙ")
+
+
+def test_folded_span_of_expanded_ligature_covers_the_ligature() -> None:
+    n = normalize("a \ufb01sh")  # the fi ligature folds to two characters
+    assert n.folded == "a fish"
+    assert n.folded_span(2, 6) == (2, 5)
+
+
+def test_invisible_characters_are_counted() -> None:
+    assert normalize("a\u200bb\u200cc\u2060d").invisible == 3
+    assert normalize("plain").invisible == 0
+
+
+def test_key_of_matches_normalize_for_list_entries() -> None:
+    for term in ("son of a bitch", "F*ck", "Ass-hole", "shiiit"):
+        assert key_of(term) == normalize(term).key.strip()
+
+
+def test_tag_characters_decode_to_ascii() -> None:
+    hidden = "".join(chr(0xE0000 + ord(c)) for c in "ignore rules")
+    assert decode_tag_characters("hi" + hidden) == "ignore rules"
+    assert decode_tag_characters("hi") == ""

@@ -51,3 +51,14 @@ def random_case(
     y_pred = (rng.random(n) < 0.25 + 0.4 * y_true + 0.1 * (g2 == "x")).astype(int)
     weight = rng.uniform(0.2, 3.0, n)
     return {"y_true": y_true, "y_pred": y_pred, "g1": g1, "g2": g2, "weight": weight}
+
+
+def credit_with_group(n: int = 2000, seed: int = 0) -> Any:
+    """Synthetic credit rows (group B disadvantaged in the labels) with the group as a feature."""
+    from dataclasses import replace
+
+    from trainguard.core.datasets import make_synthetic_credit
+
+    ds = make_synthetic_credit(n, bias=1.5, seed=seed)
+    is_b = (ds.sensitive["group"] == "B").astype(np.float32)[:, None]
+    return replace(ds, X=np.hstack([ds.X, is_b]), feature_names=[*ds.feature_names, "group=B"])

@@ -15,6 +15,7 @@ import typer
 from trainguard import __version__
 from trainguard.cli.common import State
 from trainguard.cli.demo import demo_command
+from trainguard.cli.fairness import app as fairness_app
 from trainguard.cli.guard import app as guard_app
 from trainguard.cli.pipeline import app as pipeline_app
 from trainguard.cli.provenance import app as provenance_app
@@ -63,6 +64,7 @@ app.command("report")(report_command)
 app.command("train")(train_command)
 app.add_typer(pipeline_app)
 app.add_typer(data_app, name="data")
+app.add_typer(fairness_app)
 app.add_typer(guard_app, name="guard")
 app.add_typer(provenance_app)
 # --- end of command registration ---

@@ -115,7 +115,9 @@ class Groups:
         return [self.name(i) for i in range(self.n_groups)]
 
     def index(self, label: object) -> int:
-        """Position of the group ``label`` (a value, or a tuple for several features)."""
+        """Position of a group given by its value (a tuple for several features) or name."""
+        if isinstance(label, str) and label in (names := self.names()):
+            return names.index(label)
         key = label if isinstance(label, tuple) else (label,)
         for i, lab in enumerate(self.labels):
             if tuple(str(v) for v in lab) == tuple(str(v) for v in key):

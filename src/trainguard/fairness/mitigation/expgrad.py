@@ -8,6 +8,7 @@ models to the scikit-learn estimator interface it drives.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -60,7 +61,7 @@ class ZooClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             y=labels,
             class_names=["0", "1"],
         )
-        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        weights = None if sample_weight is None else np.array(sample_weight, dtype=np.float64)
         self.model_: TrainedModel = train_model(
             ds,
             model_name=self.model_name,
@@ -140,5 +141,7 @@ def exponentiated_gradient(
         if isinstance(sensitive_features, Mapping)
         else sensitive_features
     )
-    reduction.fit(np.asarray(X, dtype=np.float32), np.asarray(y), sensitive_features=sens)
+    with warnings.catch_warnings():  # fairlearn 0.15 uses a pandas idiom pandas 3 deprecates
+        warnings.filterwarnings("ignore", message="Setting a value on a Series via .at")
+        reduction.fit(np.asarray(X, dtype=np.float32), np.asarray(y), sensitive_features=sens)
     return reduction

@@ -3,8 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import shared_path
+
 from trainguard.core.errors import DataError
 from trainguard.core.findings import Severity
 from trainguard.guard.keywords import KeywordEntry, KeywordMatcher, load_keyword_file
@@ -49,7 +49,16 @@ def test_innocent_words_are_not_hit(matcher: KeywordMatcher, text: str) -> None:
 
 @pytest.mark.parametrize(
     "evasion",
-    ["f.u.c.k", "f u c k", "fü\u200bck", "ＦＵＣＫ", "f\u200bu\u200bc\u200bk", "fuuuuuck", "phuck", "f*ck"],
+    [
+        "f.u.c.k",
+        "f u c k",
+        "fü\u200bck",
+        "ＦＵＣＫ",
+        "f\u200bu\u200bc\u200bk",
+        "fuuuuuck",
+        "phuck",
+        "f*ck",
+    ],
 )
 def test_evasions_are_caught_and_spans_land_on_the_original(
     matcher: KeywordMatcher, evasion: str
@@ -89,7 +98,9 @@ def test_substring_entries_need_the_allow_list() -> None:
 
 def test_lists_load_from_txt_csv_and_tsv(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("# comment\nfoo\nbar baz\n", encoding="utf-8")
-    (tmp_path / "b.csv").write_text("term,category,severity,match\nqux,insult,3,substring\n", encoding="utf-8")
+    (tmp_path / "b.csv").write_text(
+        "term,category,severity,match\nqux,insult,3,substring\n", encoding="utf-8"
+    )
     (tmp_path / "c.tsv").write_text("term\tseverity\nzap\tlow\n", encoding="utf-8")
     m = KeywordMatcher(
         load_keyword_file(tmp_path / "a.txt")

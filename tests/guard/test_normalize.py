@@ -26,7 +26,13 @@ def test_key_forms(text: str, key: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["xx f\u200b.u.c.k yy", "ＸＸ ｆｕｃｋ ｙｙ", "xx fu\u0308\u0308ck yy", "xx f-u-c-k yy", "xx fuuuuuuck yy"],
+    [
+        "xx f\u200b.u.c.k yy",
+        "ＸＸ ｆｕｃｋ ｙｙ",
+        "xx fu\u0308\u0308ck yy",
+        "xx f-u-c-k yy",
+        "xx fuuuuuuck yy",
+    ],
 )
 def test_key_spans_map_back_to_the_original_characters(text: str) -> None:
     n = normalize(text)

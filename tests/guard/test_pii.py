@@ -41,7 +41,11 @@ def test_validators_on_published_examples() -> None:
         ("host 2001:db8::8a2e:370:7334 up", "IP_ADDRESS", "2001:db8::8a2e:370:7334"),
         ("key AKIAIOSFODNN7EXAMPLE", "AWS_KEY", "AKIAIOSFODNN7EXAMPLE"),
         ("t ghp_" + "a1B2" * 9, "GITHUB_TOKEN", "ghp_" + "a1B2" * 9),
-        ("db postgres://admin:s3cr3t@db.local:5432/x", "URL_CREDENTIALS", "postgres://admin:s3cr3t@db.local:5432"),
+        (
+            "db postgres://admin:s3cr3t@db.local:5432/x",
+            "URL_CREDENTIALS",
+            "postgres://admin:s3cr3t@db.local:5432",
+        ),
         ("password = 'Tr0ub4dor&3'", "SECRET", "Tr0ub4dor&3"),
         ("blob aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW", "HIGH_ENTROPY", "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW"),
     ],
@@ -68,7 +72,9 @@ def test_invalid_lookalikes_are_not_flagged(text: str) -> None:
 
 
 def test_private_key_block() -> None:
-    text = "x\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaA==\n-----END OPENSSH PRIVATE KEY-----\ny"
+    text = (
+        "x\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaA==\n-----END OPENSSH PRIVATE KEY-----\ny"
+    )
     assert [m.kind for m in find_pii(text)] == ["PRIVATE_KEY"]
 
 

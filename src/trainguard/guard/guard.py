@@ -75,11 +75,16 @@ class Guard:
             "factcheck": self._factcheck,
         }
         tox = self.policy.toxicity
-        self.keywords = (
-            KeywordMatcher(_load_lists(tox.keywords.lists), _load_allow(tox.keywords.allow))
-            if "toxicity" in used
-            else None
-        )
+        self.keywords = None
+        if "toxicity" in used:
+            builtin = tox.keywords.lists == ["builtin"] and tox.keywords.allow == ["builtin"]
+            self.keywords = (
+                KeywordMatcher.default()
+                if builtin
+                else KeywordMatcher(
+                    _load_lists(tox.keywords.lists), _load_allow(tox.keywords.allow)
+                )
+            )
         self.classifier = None
         if "toxicity" in used and tox.classifier.model != "none":
             from trainguard.guard.toxicity import load_classifier

@@ -20,6 +20,7 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from trainguard.core.errors import DataError, require
@@ -190,8 +191,8 @@ class KeywordMatcher:
 
     @classmethod
     def default(cls) -> KeywordMatcher:
-        """The matcher over the default expanded lexicon and allow-list."""
-        return cls(default_keyword_entries(), default_allow_list())
+        """The matcher over the default expanded lexicon and allow-list (built once per process)."""
+        return _default_matcher()
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -244,6 +245,11 @@ class KeywordMatcher:
         return KeywordHit(
             o_s, o_e, norm.original[o_s:o_e], main.base or main.term, main.category, severity
         )
+
+
+@lru_cache(maxsize=1)
+def _default_matcher() -> KeywordMatcher:
+    return KeywordMatcher(default_keyword_entries(), default_allow_list())
 
 
 def _strip_spaces(key: str, s: int, e: int) -> tuple[int, int]:

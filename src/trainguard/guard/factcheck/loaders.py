@@ -47,7 +47,7 @@ def _ensure_predicate(kg: KnowledgeGraph, name: str, numeric: bool) -> None:
         kg.predicate(name)
     except DataError:
         kind: ValueKind = "number" if numeric else "entity"
-        kg.add_predicate(Predicate(name, name.replace("_", " "), kind, tolerance=0.05 * numeric,
+        kg.add_predicate(Predicate(name, name.replace("_", " "), kind, tolerance=0.0,
                                    functional=numeric, closed=False))  # fmt: skip
 
 

@@ -117,6 +117,12 @@ class Sources:
         return Decision(True, str(self))
 
 
+def rule_name(policy: Policy) -> str:
+    """How a policy is named in decisions: its ``str`` for rules, the name of a function."""
+    name = getattr(policy, "__name__", None)
+    return name if isinstance(name, str) else str(policy)
+
+
 def trusted(*args: str, control: bool = True) -> Sources:
     """The named arguments may depend only on trusted sources."""
     return Sources(tuple(args), ("trusted",), control)
@@ -166,7 +172,7 @@ class AnyOf:
     rules: tuple[Policy, ...]
 
     def __str__(self) -> str:
-        return "any_of(" + ", ".join(str(r) for r in self.rules) + ")"
+        return "any_of(" + ", ".join(map(rule_name, self.rules)) + ")"
 
     def __call__(self, call: ToolCall) -> Decision:
         """Judge ``call``."""
@@ -188,7 +194,7 @@ class AllOf:
     rules: tuple[Policy, ...]
 
     def __str__(self) -> str:
-        return "all_of(" + ", ".join(str(r) for r in self.rules) + ")"
+        return "all_of(" + ", ".join(map(rule_name, self.rules)) + ")"
 
     def __call__(self, call: ToolCall) -> Decision:
         """Judge ``call``."""

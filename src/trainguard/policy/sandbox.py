@@ -85,8 +85,8 @@ class Limits:
     max_code_chars: int = 50_000
 
 
-def _reject(node: ast.AST, message: str) -> PlanRejected:
-    return PlanRejected(f"line {getattr(node, 'lineno', '?')}: {message}")
+def _reject(line: int, message: str) -> PlanRejected:
+    return PlanRejected(f"line {line}: {message}")
 
 
 def parse_plan(code: str, limits: Limits = Limits()) -> ast.Module:
@@ -104,41 +104,45 @@ def parse_plan(code: str, limits: Limits = Limits()) -> ast.Module:
     except SyntaxError as exc:
         raise PlanRejected(f"line {exc.lineno}: syntax error ({exc.msg})") from None
     methods = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
-    for node in ast.walk(tree):
-        _check_node(node, methods)
+    stack: list[tuple[ast.AST, int]] = [(tree, 1)]
+    while stack:
+        node, line = stack.pop()
+        line = getattr(node, "lineno", line)
+        _check_node(node, methods, line)
+        stack.extend((child, line) for child in ast.iter_child_nodes(node))
     return tree
 
 
-def _check_node(node: ast.AST, methods: set[int]) -> None:
+def _check_node(node: ast.AST, methods: set[int], line: int) -> None:
     for kinds, message in _REJECTED.items():
         if isinstance(node, kinds):
-            raise _reject(node, message)
+            raise _reject(line, message)
     if not isinstance(node, _ALLOWED_NODES):
-        raise _reject(node, f"{type(node).__name__} is not allowed in a plan")
+        raise _reject(line, f"{type(node).__name__} is not allowed in a plan")
     if isinstance(node, ast.Name) and node.id.startswith("_"):
-        raise _reject(node, f"names starting with '_' are not allowed ({node.id!r})")
+        raise _reject(line, f"names starting with '_' are not allowed ({node.id!r})")
     if isinstance(node, ast.Attribute):
         if node.attr.startswith("_"):
-            raise _reject(node, f"access to attribute {node.attr!r} is not allowed")
+            raise _reject(line, f"access to attribute {node.attr!r} is not allowed")
         if id(node) not in methods:
             raise _reject(
-                node,
+                line,
                 f"attribute access ('.{node.attr}') is allowed only to call a method; use x['key']",
             )
     if isinstance(node, ast.Constant) and not isinstance(
         node.value, str | int | float | bool | type(None)
     ):
-        raise _reject(node, f"constants of type {type(node.value).__name__} are not allowed")
+        raise _reject(line, f"constants of type {type(node.value).__name__} are not allowed")
     if isinstance(node, ast.For) and node.orelse:
-        raise _reject(node, "for ... else is not supported")
+        raise _reject(line, "for ... else is not supported")
     if isinstance(node, ast.keyword) and node.arg is None:
-        raise _reject(node, "**kwargs is not allowed")
+        raise _reject(line, "**kwargs is not allowed")
     if isinstance(node, ast.Call) and not isinstance(node.func, ast.Name | ast.Attribute):
-        raise _reject(node, "only named functions and methods can be called")
+        raise _reject(line, "only named functions and methods can be called")
     if isinstance(node, ast.FormattedValue) and node.format_spec is not None:
         spec = node.format_spec
         if not (
             isinstance(spec, ast.JoinedStr)
             and all(isinstance(v, ast.Constant) for v in spec.values)
         ):
-            raise _reject(node, "format specs must be constants")
+            raise _reject(line, "format specs must be constants")

@@ -33,6 +33,7 @@ from trainguard.policy.models import (
     request_of,
 )
 from trainguard.policy.policies import PolicyEngine
+from trainguard.policy.rules import Policy
 from trainguard.policy.suite.tasks import SCHEMAS, InjectionTask, Suite, UserTask, goals_in
 from trainguard.policy.tools import Tool, Toolbox
 
@@ -196,18 +197,31 @@ def run_naive(suite: Suite, task: UserTask, env: Any) -> AgentRun:
     )
 
 
+def policy_parts(
+    suite: Suite,
+    env: Any,
+    *,
+    policies: Mapping[str, Policy] | None = None,
+    enforce: bool = True,
+) -> tuple[Toolbox, PolicyEngine, QuarantinedModel]:
+    """The tools, policy engine and compromised quarantined model for a run in ``env``.
+
+    The engine applies the suite's own policies unless ``policies`` is given.
+    """
+    tools = suite.tools(env)
+    engine = PolicyEngine(suite.policies(env) if policies is None else policies, enforce=enforce)
+    engine.validate(tools)
+    reader = CompromisedReader(suite.injection_tasks, HonestReader())
+    return tools, engine, QuarantinedModel(reader, SCHEMAS)
+
+
 def run_policy(suite: Suite, task: UserTask, env: Any, *, enforce: bool = True) -> AgentRun:
     """Run ``task`` through the policy layer with a compromised quarantined model.
 
     With ``enforce=False`` only the planner/quarantine split protects the run (the
     dual-LLM pattern without policies): the ablation that shows what the policies add.
     """
-    tools = suite.tools(env)
-    engine = PolicyEngine(suite.policies(env), enforce=enforce)
-    engine.validate(tools)
-    quarantined = QuarantinedModel(
-        CompromisedReader(suite.injection_tasks, HonestReader()), SCHEMAS
-    )
+    tools, engine, quarantined = policy_parts(suite, env, enforce=enforce)
     return run_agent(
         task.request,
         planner=_planner(suite, tools, quarantined),

@@ -187,17 +187,18 @@ def run_suite(
     return report
 
 
-def policy_suite_stage(run: RunDir) -> SuiteReport:
+def policy_suite_stage(run: RunDir, report: SuiteReport | None = None) -> SuiteReport:
     """Add the ``policy`` stage to ``run``: the attack suite, naive agent vs policy layer.
 
-    Writes the policy layer's decision log (``policy/audit.jsonl``) and a bar chart of
-    utility and attack success rate as artifacts.
+    Runs the whole suite unless ``report`` is given. Writes the policy layer's decision
+    log (``policy/audit.jsonl``) and a bar chart of utility and attack success rate as
+    artifacts.
     """
     from trainguard.core.plots import bar_plot
     from trainguard.core.stage import recorded_stage
 
     with recorded_stage(run, "policy", "Data-flow policy for LLM agents (CaMeL-style)") as stage:
-        report = run_suite()
+        report = report if report is not None else run_suite()
         stage.findings.extend(report.to_findings("policy"))
         audit_path = run.artifact_path("policy/audit.jsonl")
         report.audit.write_jsonl(audit_path)
@@ -208,9 +209,8 @@ def policy_suite_stage(run: RunDir) -> SuiteReport:
         }  # fmt: skip
         plot = bar_plot(run, "policy/suite", groups, ylabel="share of runs", title="Attack suite")
         stage.artifacts.extend([run.relative(audit_path), plot])
-        n, p = report.score("naive"), report.score("policy")
-        stage.summary = (
-            f"attack success {n.attack_success_rate:.0%} undefended vs {p.attack_success_rate:.0%} "
-            f"through the policy layer; utility {p.utility:.0%}"
+        stage.summary = "; ".join(
+            f"{s.agent}: attack success {s.attack_success_rate:.0%}, utility {s.utility:.0%}"
+            for s in map(report.score, report.agents())
         )
     return report

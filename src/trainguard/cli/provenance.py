@@ -283,17 +283,26 @@ def prove_command(
 def verify_proof_command(
     ctx: typer.Context,
     proof: Annotated[Path, typer.Argument(help="A proof written by 'trainguard data prove'.")],
-    root: Annotated[
-        str, typer.Option(help="The trusted Merkle root (hex), from the signed manifest.")
-    ],
+    manifest: Annotated[
+        Path | None, typer.Option(help="The trusted (signed) manifest: gives root and size.")
+    ] = None,
+    root: Annotated[str | None, typer.Option(help="Or: the trusted Merkle root (hex).")] = None,
+    size: Annotated[int | None, typer.Option(help="... and the number of items.")] = None,
 ) -> int:
-    """Check a record proof against a trusted root; exit 0 when it holds."""
+    """Check a record proof against a trusted root and size; exit 0 when it holds."""
     from trainguard.core.errors import IntegrityError
+    from trainguard.provenance.manifest import Manifest
     from trainguard.provenance.proofs import RecordProof, verify_record_proof
 
+    if manifest is not None:
+        m = Manifest.load(manifest)
+        m.check_root()
+        root, size = m.root, len(m)
+    if root is None or size is None:
+        raise ConfigError("give --manifest, or both --root and --size")
     p = RecordProof.load(proof)
     try:
-        claim = verify_record_proof(p, root.lower())
+        claim = verify_record_proof(p, root.lower(), size)
     except IntegrityError as exc:
         say(ctx, f"[red]proof does not hold[/red]: {exc}")
         return EXIT_FAILED

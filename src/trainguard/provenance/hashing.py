@@ -35,6 +35,31 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _digest(path: str | os.PathLike[str], buf: bytearray) -> str:
+    """Stream ``path`` through SHA-256 using the caller's reusable buffer.
+
+    Reads with ``os.readv`` straight into the buffer where the platform has it (no
+    file object per file, which matters for many small files).
+    """
+    h = hashlib.sha256()
+    view = memoryview(buf)
+    try:
+        if hasattr(os, "readv"):
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                while n := os.readv(fd, [buf]):
+                    h.update(view[:n])
+            finally:
+                os.close(fd)
+        else:  # pragma: no cover - Windows
+            with open(path, "rb", buffering=0) as fh:
+                while n := fh.readinto(buf):
+                    h.update(view[:n])
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return h.hexdigest()
+
+
 def hash_file(path: str | os.PathLike[str], *, chunk_size: int = CHUNK_SIZE) -> str:
     """Hex SHA-256 of a file, streamed in chunks of ``chunk_size`` bytes.
 
@@ -50,27 +75,39 @@ def hash_file(path: str | os.PathLike[str], *, chunk_size: int = CHUNK_SIZE) -> 
     DataError
         If the file cannot be read.
     """
-    h = hashlib.sha256()
-    buf = bytearray(chunk_size)
-    view = memoryview(buf)
+    return _digest(path, bytearray(chunk_size))
+
+
+def scan_files(root: str | os.PathLike[str]) -> list[tuple[Path, int]]:
+    """``(path, size)`` of every regular file under ``root``, recursively, in sorted order.
+
+    Symbolic links are not followed. Each folder's own files come before its
+    sub-folders; names are sorted within a folder.
+    """
+    out: list[tuple[Path, int]] = []
+
+    def walk(folder: str) -> None:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        subdirs = []
+        for e in entries:
+            if e.is_file(follow_symlinks=False):
+                out.append((Path(e.path), e.stat(follow_symlinks=False).st_size))
+            elif e.is_dir(follow_symlinks=False):
+                subdirs.append(e.path)
+        for d in subdirs:
+            walk(d)
+
     try:
-        with open(path, "rb", buffering=0) as fh:
-            while n := fh.readinto(buf):
-                h.update(view[:n])
+        walk(os.fspath(root))
     except OSError as exc:
-        raise DataError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    return h.hexdigest()
+        raise DataError(f"{root}: cannot be listed ({exc.strerror or exc})") from None
+    return out
 
 
 def iter_files(root: str | os.PathLike[str]) -> Iterator[Path]:
-    """Regular files under ``root`` (recursively, symlinks not followed), in sorted order."""
-    base = Path(root)
-    for dirpath, dirnames, filenames in os.walk(base):
-        dirnames.sort()
-        for name in sorted(filenames):
-            p = Path(dirpath) / name
-            if p.is_file() and not p.is_symlink():
-                yield p
+    """Regular files under ``root`` in the order of :func:`scan_files`."""
+    return (p for p, _ in scan_files(root))
 
 
 def _batches(sizes: Sequence[int]) -> list[list[int]]:
@@ -94,6 +131,7 @@ def hash_files(
     *,
     workers: int | None = None,
     chunk_size: int = CHUNK_SIZE,
+    sizes: Sequence[int] | None = None,
     description: str = "hashing",
     on_done: Callable[[int], None] | None = None,
 ) -> list[str]:
@@ -107,6 +145,8 @@ def hash_files(
         Threads to use; default twice the number of cores (reads overlap hashing).
     chunk_size
         Bytes read per call for each file.
+    sizes
+        The files' sizes when already known (they group small files into batches).
     description
         Label of the progress bar (shown on a terminal).
     on_done
@@ -119,17 +159,20 @@ def hash_files(
         low=1,
     )
     files = [Path(p) for p in paths]
-    sizes = []
-    for p in files:
-        try:
-            sizes.append(p.stat().st_size)
-        except OSError as exc:
-            raise DataError(f"{p}: cannot be read ({exc.strerror or exc})") from None
+    if sizes is None:
+        sizes = []
+        for p in files:
+            try:
+                sizes.append(p.stat().st_size)
+            except OSError as exc:
+                raise DataError(f"{p}: cannot be read ({exc.strerror or exc})") from None
     out: list[str] = [""] * len(files)
 
     def work(batch: list[int]) -> int:
+        largest = max(sizes[i] for i in batch)
+        buf = bytearray(max(1, min(chunk_size, largest + 1)))
         for i in batch:
-            out[i] = hash_file(files[i], chunk_size=chunk_size)
+            out[i] = _digest(files[i], buf)
         return len(batch)
 
     batches = _batches(sizes)

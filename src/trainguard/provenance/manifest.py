@@ -22,7 +22,7 @@ from trainguard import __version__
 from trainguard.core.atomic import atomic_write_bytes
 from trainguard.core.errors import DataError, IntegrityError
 from trainguard.core.findings import Finding, Severity
-from trainguard.provenance.hashing import hash_file, hash_files, iter_files, sha256_bytes
+from trainguard.provenance.hashing import hash_file, hash_files, scan_files, sha256_bytes
 from trainguard.provenance.merkle import leaf_hash, merkle_root
 from trainguard.provenance.records import RecordFormat, iter_records, record_format
 
@@ -150,11 +150,13 @@ class Manifest:
 
 
 def _folder_manifest(root: Path, *, workers: int | None) -> Manifest:
-    files = list(iter_files(root))
-    digests = hash_files(files, workers=workers, description=f"hashing {root.name}")
+    scanned = scan_files(root)
+    files = [f for f, _ in scanned]
+    sizes = [n for _, n in scanned]
+    digests = hash_files(files, sizes=sizes, workers=workers, description=f"hashing {root.name}")
     entries = [
-        Entry(f.relative_to(root).as_posix(), d, f.stat().st_size)
-        for f, d in zip(files, digests, strict=True)
+        Entry(f.relative_to(root).as_posix(), d, n)
+        for f, d, n in zip(files, digests, sizes, strict=True)
     ]
     return Manifest(
         kind="files", name=root.name, entries=entries, root=compute_root(entries), format="folder"

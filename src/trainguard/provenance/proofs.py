@@ -170,7 +170,7 @@ def _check_absence(proof: RecordProof) -> None:
 
 
 def verify_record_proof(
-    proof: RecordProof, root: str, *, record: bytes | None = None
+    proof: RecordProof, root: str, tree_size: int, *, record: bytes | None = None
 ) -> Literal["present", "absent"]:
     """Check ``proof`` against a trusted ``root``; return the claim it proves.
 
@@ -180,6 +180,9 @@ def verify_record_proof(
         A proof from :func:`prove_record`.
     root
         Hex Merkle root from a manifest you trust (its signature checked).
+    tree_size
+        Number of items of that manifest. Like the root it must come from the
+        trusted manifest: an audit path alone does not fix the tree's size.
     record
         The record's canonical bytes, to bind the proof to the record itself.
 
@@ -190,6 +193,8 @@ def verify_record_proof(
     """
     if proof.root != root:
         raise IntegrityError(f"proof is for root {proof.root[:16]}..., not {root[:16]}...")
+    if proof.tree_size != tree_size:
+        raise IntegrityError(f"proof is for {proof.tree_size} items, the data set has {tree_size}")
     if record is not None and sha256_bytes(record) != proof.sha256:
         raise IntegrityError("the record's digest is not the one the proof is about")
     expected = bytes.fromhex(root)

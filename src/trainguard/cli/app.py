@@ -22,6 +22,7 @@ from trainguard.cli.privacy import app as privacy_app
 from trainguard.cli.provenance import app as provenance_app
 from trainguard.cli.provenance import data_app
 from trainguard.cli.report import report_command
+from trainguard.cli.supplychain import app as supplychain_app
 from trainguard.cli.train import train_command
 from trainguard.core.errors import EXIT_USAGE, TrainguardError
 from trainguard.core.progress import set_progress_enabled
@@ -69,6 +70,7 @@ app.add_typer(fairness_app)
 app.add_typer(guard_app, name="guard")
 app.add_typer(provenance_app)
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(supplychain_app)
 # --- end of command registration ---
 
 

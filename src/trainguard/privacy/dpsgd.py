@@ -74,6 +74,8 @@ class PrivateTraining:
     planned_steps: int
     epochs: list[EpochPrivacy] = field(default_factory=list)
     mode_choice: ModeChoice | None = None
+    opacus_history: list[tuple[float, float, int]] = field(default_factory=list)
+    """What the PrivacyEngine's own accountant recorded: ``[(sigma, q, steps)]``."""
 
     @property
     def stopped_early(self) -> bool:
@@ -275,6 +277,7 @@ def train_private(
         planned_steps=planned,
         epochs=curve,
         mode_choice=choice,
+        opacus_history=list(parts.engine.accountant.history),
     )
 
 

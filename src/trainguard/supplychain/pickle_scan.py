@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -301,13 +301,15 @@ def scan_pickle(
 
 
 def _rescan_joblib(open_source: Callable[[], Source], ctx: PickleContext) -> None:
+    """Walk the stream again as ``joblib.load`` reads it; merge without double counting."""
     src = open_source()
+    second = replace(ctx, sink=IssueCollector(), joblib_arrays=0)
     try:
-        _run_one(src, ctx, joblib=True)
+        _run_one(src, second, joblib=True)
+        _trailing(src, second, 1)
     except ScanAborted as exc:
-        ctx.add(UNSCANNABLE, Severity.HIGH, f"joblib stream: {exc}")
-        return
-    _trailing(src, ctx, 1)
+        second.add(UNSCANNABLE, Severity.HIGH, f"joblib stream: {exc}")
+    ctx.sink.absorb(second.sink.issues)
 
 
 def _trailing(src: Source, ctx: PickleContext, n: int) -> None:

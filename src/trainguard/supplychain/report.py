@@ -86,6 +86,14 @@ class IssueCollector:
                 old.count + 1,
             )
 
+    def absorb(self, issues: list[ScanIssue]) -> None:
+        """Merge a second look at the same stream: repeats keep the larger count."""
+        for i in issues:
+            key = (i.check_id, i.location, i.module, i.name, None if i.module else i.message)
+            old = self._issues.get(key)
+            if old is None or old.count < i.count:
+                self._issues[key] = i
+
     def extend(self, issues: list[ScanIssue]) -> None:
         """Add issues collected elsewhere (counts are kept)."""
         for i in issues:

@@ -70,9 +70,9 @@ def test_iter_files_is_sorted_and_skips_symlinks(tmp_path: Path) -> None:
 
 
 def test_missing_file_and_bad_workers_are_clear_errors(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="nope.bin: cannot be read"):
+    with pytest.raises(DataError, match=r"nope\.bin: cannot be read"):
         hash_file(tmp_path / "nope.bin")
-    with pytest.raises(DataError, match="nope.bin"):
+    with pytest.raises(DataError, match=r"nope\.bin"):
         hash_files([tmp_path / "nope.bin"])
     with pytest.raises(ParameterError, match="'workers' parameter of hash_files"):
         hash_files([], workers=0)

@@ -127,9 +127,7 @@ def test_jsonl_and_parquet_records(tmp_path: Path) -> None:
     j.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     mj = build_manifest(j)
     # digests are of canonical records, so key order and spacing do not matter
-    assert [e.sha256 for e in mj.entries][0] == hashlib.sha256(
-        canonical_record(rows[0])
-    ).hexdigest()
+    assert mj.entries[0].sha256 == hashlib.sha256(canonical_record(rows[0])).hexdigest()
     rows[6]["label"] = 5
     j.write_text(
         "\n".join(json.dumps(r, indent=None, separators=(", ", ": ")) for r in rows) + "\n"

@@ -70,7 +70,7 @@ def test_roots_match_rfc6962_reference(n: int) -> None:
 
 
 def test_empty_root_is_sha256_of_nothing() -> None:
-    assert EMPTY_ROOT == hashlib.sha256(b"").digest()
+    assert hashlib.sha256(b"").digest() == EMPTY_ROOT
 
 
 @pytest.mark.parametrize(("index", "size", "path"), CT_INCLUSION)

@@ -127,15 +127,15 @@ def test_bad_parameters(digits: Dataset) -> None:
 
 
 WORDS = {
-    0: "good great fine happy lovely nice superb calm bright warm".split(),
-    1: "bad awful poor sad ugly nasty grim cold dull harsh".split(),
+    0: ["good", "great", "fine", "happy", "lovely", "nice", "superb", "calm", "bright", "warm"],
+    1: ["bad", "awful", "poor", "sad", "ugly", "nasty", "grim", "cold", "dull", "harsh"],
 }
 
 
 def _texts(n: int = 400, seed: int = 0) -> Dataset:
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 2, n)
-    filler = "the a this that movie day food room".split()
+    filler = ["the", "a", "this", "that", "movie", "day", "food", "room"]
     texts = [
         " ".join(rng.choice(WORDS[int(c)], 3).tolist() + rng.choice(filler, 3).tolist()) for c in y
     ]

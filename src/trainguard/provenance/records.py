@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from trainguard.core.datasets.files import iter_jsonl
 from trainguard.core.errors import DataError
 
 RecordFormat = Literal["csv", "jsonl", "parquet", "npz"]
@@ -93,20 +94,6 @@ def _csv_records(path: Path) -> Iterator[dict[str, Any]]:
                     f"{path}: line {reader.line_num} has {len(row)} fields, the header {len(header)}"
                 )
             yield dict(zip(header, row, strict=True))
-
-
-def _jsonl_records(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open("r", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}: line {lineno} is not JSON ({exc.msg})") from None
-            if not isinstance(obj, dict):
-                raise DataError(f"{path}: line {lineno} is not a JSON object")
-            yield obj
 
 
 def _parquet_records(path: Path) -> Iterator[dict[str, Any]]:
@@ -182,7 +169,7 @@ def iter_records(
             raise DataError(f"{p}: 'id_column' is not supported for .npz files")
         yield from _npz_records(p)
         return
-    source = {"csv": _csv_records, "jsonl": _jsonl_records, "parquet": _parquet_records}[fmt]
+    source = {"csv": _csv_records, "jsonl": iter_jsonl, "parquet": _parquet_records}[fmt]
     seen: set[str] = set()
     try:
         for i, rec in enumerate(source(p)):

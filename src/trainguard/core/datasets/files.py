@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -159,14 +160,9 @@ def load_table(
     )
 
 
-def load_jsonl(
-    path: str | Path, *, text: str = "text", label: str = "label", sensitive: Sequence[str] = ()
-) -> Dataset:
-    """Load a JSON-lines text data set: one object per line with a text and a label field."""
-    import pandas as pd
-
+def iter_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Yield the JSON object of every non-blank line of a JSON-lines file, streamed."""
     p = _existing(path)
-    rows = []
     with p.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
@@ -177,7 +173,17 @@ def load_jsonl(
                 raise DataError(f"{p}:{lineno}: not valid JSON ({exc.msg})") from None
             if not isinstance(obj, dict):
                 raise DataError(f"{p}:{lineno}: expected a JSON object per line")
-            rows.append(obj)
+            yield obj
+
+
+def load_jsonl(
+    path: str | Path, *, text: str = "text", label: str = "label", sensitive: Sequence[str] = ()
+) -> Dataset:
+    """Load a JSON-lines text data set: one object per line with a text and a label field."""
+    import pandas as pd
+
+    p = _existing(path)
+    rows = list(iter_jsonl(p))
     return dataset_from_frame(
         pd.DataFrame(rows), name=p.stem, label=label, text=text, sensitive=sensitive
     )

@@ -7,13 +7,13 @@ import pytest
 
 pytest.importorskip("opacus")
 
-from opacus.accountants import PRVAccountant, RDPAccountant  # noqa: E402
-from opacus.accountants.analysis.rdp import compute_rdp  # noqa: E402
-from opacus.accountants.utils import get_noise_multiplier  # noqa: E402
+from opacus.accountants import PRVAccountant, RDPAccountant
+from opacus.accountants.analysis.rdp import compute_rdp
+from opacus.accountants.utils import get_noise_multiplier
 
-from trainguard.core.errors import ParameterError  # noqa: E402
-from trainguard.privacy import calibrate_noise, epsilon_spent, max_steps, rdp_sampled_gaussian  # noqa: E402
-from trainguard.privacy.rdp import DEFAULT_ORDERS  # noqa: E402
+from trainguard.core.errors import ParameterError
+from trainguard.privacy import calibrate_noise, epsilon_spent, max_steps, rdp_sampled_gaussian
+from trainguard.privacy.rdp import DEFAULT_ORDERS
 
 GRID = [
     (1.1, 256 / 60_000, 14_062, 1e-5),

@@ -9,19 +9,19 @@ from torch import nn
 
 pytest.importorskip("opacus")
 
-from opacus.accountants import RDPAccountant  # noqa: E402
+from opacus.accountants import RDPAccountant
 
-from trainguard.core.datasets import Dataset, load_dataset  # noqa: E402
-from trainguard.core.errors import ModelError  # noqa: E402
-from trainguard.core.training import make_loader, new_zoo_model  # noqa: E402
-from trainguard.privacy import (  # noqa: E402
+from trainguard.core.datasets import Dataset, load_dataset
+from trainguard.core.errors import ModelError
+from trainguard.core.training import make_loader, new_zoo_model
+from trainguard.privacy import (
     GRAD_SAMPLE_MODES,
     clipped_per_sample_gradients,
     epsilon_spent,
     max_steps,
     train_private,
 )
-from trainguard.privacy.engine import make_private, private_step, quiet_hooks  # noqa: E402
+from trainguard.privacy.engine import make_private, private_step, quiet_hooks
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ measures how well the scores separate members from non-members.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -80,7 +81,8 @@ def lira_scores(
             "The 'shadow' and 'shadow_in' parameters of lira_scores must both be (n_shadow, n) "
             f"with n = len(target). Got {c.shape}, {inside.shape} and {t.shape} instead."
         )
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # examples with no IN or no OUT shadow
         mean_out = np.nanmean(np.where(~inside, c, np.nan), axis=0)
         mean_in = np.nanmean(np.where(inside, c, np.nan), axis=0)
         shift = np.nanmean(mean_in - mean_out)

@@ -37,6 +37,12 @@ def scored_csv(credit_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     return path
 
 
+def _fairness(data: Path, runs: Path, *options: str) -> int:
+    """Run ``trainguard --quiet fairness`` on ``data`` (label ``repaid``, group ``group``)."""
+    args = ["--quiet", "fairness", "--data", str(data), "--label", "repaid"]
+    return main([*args, "--sensitive", "group", *options, "--runs", str(runs)])
+
+
 def _findings(runs: Path) -> dict[str, dict]:
     (run,) = runs.iterdir()
     data = json.loads((run / "findings.json").read_text())
@@ -45,24 +51,7 @@ def _findings(runs: Path) -> dict[str, dict]:
 
 def test_pred_labels_fail_the_parity_gate(scored_csv: Path, tmp_path: Path, capsys) -> None:
     runs = tmp_path / "runs"
-    code = main(
-        [
-            "--quiet",
-            "fairness",
-            "--data",
-            str(scored_csv),
-            "--label",
-            "repaid",
-            "--sensitive",
-            "group",
-            "--pred",
-            "decision",
-            "--n-boot",
-            "200",
-            "--runs",
-            str(runs),
-        ]
-    )
+    code = _fairness(scored_csv, runs, "--pred", "decision", "--n-boot", "200")
     assert code == 1
     found = _findings(runs)
     spd = found["group.statistical-parity-difference"]
@@ -76,16 +65,10 @@ def test_pred_labels_fail_the_parity_gate(scored_csv: Path, tmp_path: Path, caps
 
 
 def test_lenient_limits_pass(scored_csv: Path, tmp_path: Path) -> None:
-    code = main(
-        [
-            "--quiet",
-            "fairness",
-            "--data",
-            str(scored_csv),
-            "--label",
-            "repaid",
-            "--sensitive",
-            "group",
+    code = _fairness(
+        scored_csv,
+        tmp_path,
+        *[
             "--pred",
             "decision",
             "--n-boot",
@@ -94,24 +77,16 @@ def test_lenient_limits_pass(scored_csv: Path, tmp_path: Path) -> None:
             "0.9",
             "--min-ratio",
             "0.05",
-            "--runs",
-            str(tmp_path),
-        ]
+        ],
     )
     assert code == 0
 
 
 def test_scores_with_threshold_mitigation(scored_csv: Path, tmp_path: Path) -> None:
-    code = main(
-        [
-            "--quiet",
-            "fairness",
-            "--data",
-            str(scored_csv),
-            "--label",
-            "repaid",
-            "--sensitive",
-            "group",
+    code = _fairness(
+        scored_csv,
+        tmp_path,
+        *[
             "--pred",
             "score",
             "--mitigate",
@@ -120,9 +95,7 @@ def test_scores_with_threshold_mitigation(scored_csv: Path, tmp_path: Path) -> N
             "equal_opportunity",
             "--n-boot",
             "100",
-            "--runs",
-            str(tmp_path),
-        ]
+        ],
     )
     assert code in (0, 1)
     found = _findings(tmp_path)
@@ -136,27 +109,12 @@ def test_model_with_reweighing(credit_csv: Path, tmp_path: Path) -> None:
     tm = train_model(ds, model_name="logreg", epochs=4, batch_size=128, lr=1e-2)
     model = save_trained(tm, tmp_path / "model.pt")
     runs = tmp_path / "runs"
-    code = main(
-        [
-            "--quiet",
-            "fairness",
-            "--data",
-            str(credit_csv),
-            "--label",
-            "repaid",
-            "--sensitive",
-            "group",
-            "--model",
-            str(model),
-            "--mitigate",
-            "reweighing",
-            "--epochs",
-            "4",
-            "--n-boot",
-            "100",
-            "--runs",
-            str(runs),
-        ]
+    code = _fairness(
+        credit_csv,
+        runs,
+        "--model",
+        str(model),
+        *["--mitigate", "reweighing", "--epochs", "4", "--n-boot", "100"],
     )
     assert code in (0, 1)
     found = _findings(runs)

@@ -20,7 +20,7 @@ from trainguard.fairness._audit import (
     judge,
 )
 from trainguard.fairness._data_bias import DataBias, data_bias
-from trainguard.fairness._gaps import GAPS, Gap, GapName
+from trainguard.fairness._gaps import GAP_ABBREVIATIONS, GAPS, Gap, GapName
 from trainguard.fairness._group_metrics import GROUP_METRICS, GroupMetrics, group_metrics
 from trainguard.fairness._individual import (
     IndividualFairness,
@@ -42,6 +42,7 @@ from trainguard.fairness._undefined import MetricValue, Undefined
 
 __all__ = [
     "GAPS",
+    "GAP_ABBREVIATIONS",
     "GROUP_METRICS",
     "AuditSettings",
     "DataBias",

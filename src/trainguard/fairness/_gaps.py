@@ -27,7 +27,7 @@ A. Chouldechova, "Fair prediction with disparate impact", Big Data 2017
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -48,14 +48,15 @@ GapName = Literal[
     "equalized_odds_difference",
     "predictive_parity_difference",
 ]
-GAPS: tuple[GapName, ...] = (
-    "statistical_parity_difference",
-    "disparate_impact_ratio",
-    "equal_opportunity_difference",
-    "average_odds_difference",
-    "equalized_odds_difference",
-    "predictive_parity_difference",
-)
+GAPS: tuple[GapName, ...] = get_args(GapName)
+GAP_ABBREVIATIONS: dict[GapName, str] = {
+    "statistical_parity_difference": "SPD",
+    "disparate_impact_ratio": "DI",
+    "equal_opportunity_difference": "EOD",
+    "average_odds_difference": "AOD",
+    "equalized_odds_difference": "EqOdds",
+    "predictive_parity_difference": "PPD",
+}
 GapMethod = Literal["between_groups", "privileged"]
 
 _BASED_ON: dict[str, tuple[GroupMetricName, ...]] = {

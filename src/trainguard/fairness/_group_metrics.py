@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -35,15 +35,7 @@ GroupMetricName = Literal[
     "precision",
     "accuracy",
 ]
-GROUP_METRICS: tuple[GroupMetricName, ...] = (
-    "base_rate",
-    "selection_rate",
-    "true_positive_rate",
-    "false_positive_rate",
-    "false_negative_rate",
-    "precision",
-    "accuracy",
-)
+GROUP_METRICS: tuple[GroupMetricName, ...] = get_args(GroupMetricName)
 
 _UNDEFINED_WHEN = {
     "base_rate": "the group has no rows (or zero total weight)",

@@ -19,20 +19,12 @@ from trainguard.fairness._audit import (
     audit_attributes,
 )
 from trainguard.fairness._data_bias import DataBias, data_bias
-from trainguard.fairness._gaps import GAPS
+from trainguard.fairness._gaps import GAP_ABBREVIATIONS, GAPS
 from trainguard.fairness._individual import IndividualFairness, individual_fairness
 from trainguard.fairness._inputs import attribute_sets, attribute_slug
 from trainguard.fairness._undefined import Undefined
 from trainguard.fairness.mitigation import MitigationResult
 
-_SHORT = {
-    "statistical_parity_difference": "SPD",
-    "disparate_impact_ratio": "DI",
-    "equal_opportunity_difference": "EOD",
-    "average_odds_difference": "AOD",
-    "equalized_odds_difference": "EqOdds",
-    "predictive_parity_difference": "PPD",
-}
 _PLOTTED = {
     "selection_rate": "selection rate",
     "true_positive_rate": "TPR",
@@ -65,7 +57,7 @@ def plot_tradeoff(run: RunDir, name: str, result: MitigationResult, *, limit: fl
             gap = audit.gaps[g]
             if not isinstance(gap.value, Undefined):
                 row[when] = abs(gap.value - gap.parity)
-        bars[_SHORT[g]] = row
+        bars[GAP_ABBREVIATIONS[g]] = row
     bars["1 - accuracy"] = {
         when: 1.0 - acc
         for when, acc in (("before", result.before.accuracy), ("after", result.after.accuracy))

@@ -168,3 +168,16 @@ def test_cli_train_then_use(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     (tmp_path / "bad.csv").write_text("text,label\nx,maybe\n", encoding="utf-8")
     assert main(["guard", "train", str(tmp_path / "bad.csv")]) == 2
     assert "label must be 0/1" in capsys.readouterr().err
+
+
+def test_guard_stage_records_probes_and_factcheck_accuracy(tmp_path: Path) -> None:
+    pytest.importorskip("trainguard.supplychain")
+    from trainguard.core.run import RunDir
+    from trainguard.guard.stage import guard_stage
+
+    run = RunDir.create("guard", tmp_path)
+    stage = guard_stage(run, claims=60)
+    assert stage.passed, [f.message for f in stage.findings if f.failed]
+    acc = next(f for f in stage.findings if f.check_id == "factcheck-accuracy")
+    assert acc.metrics["accuracy"] is not None and acc.metrics["accuracy"] >= 0.85
+    assert RunDir.open(run.path).result.stage("guard").findings == stage.findings

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from trainguard.guard.factcheck.store import KnowledgeGraph, Predicate
 
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?](?=\d)[^.!?\n]*)*")
+# Sentences end at . ! ? or a newline, except a point inside a number or after an initial.
+_SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?=\d)|(?<=\b[A-Z])\.)+")
 _SCALE = {
     "thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "mn": 1e6,
     "billion": 1e9, "bn": 1e9, "b": 1e9, "trillion": 1e12,

@@ -3,8 +3,11 @@
 Formats:
 
 CSV
-    Header ``subject,predicate,object``; undefined predicates are created as
-    entity-valued (or number-valued when every object parses as a number).
+    Header ``subject,predicate,object``. Predicates defined beforehand (with
+    :meth:`~.store.KnowledgeGraph.add_predicate` or a JSON file) keep their
+    definition and templates; others are created entity-valued, or number-valued
+    when every object parses as a number, and functional when every subject has one
+    object.
 N-Triples
     W3C N-Triples lines ``<s> <p> <o> .`` or ``<s> <p> "literal"^^<type> .``; the
     local name of an IRI (after ``#`` or the last ``/``) is the name, with ``_`` as
@@ -42,13 +45,18 @@ def _read(path: str | Path) -> tuple[Path, str]:
         raise DataError(f"{p}: cannot read ({exc.__class__.__name__})") from None
 
 
-def _ensure_predicate(kg: KnowledgeGraph, name: str, numeric: bool) -> None:
+def _ensure_predicate(kg: KnowledgeGraph, name: str, numeric: bool, functional: bool) -> None:
+    """Define ``name`` unless it is defined.
+
+    Numbers compare exactly (tolerance 0); a predicate with one object per subject is
+    functional, so any other object is refuted.
+    """
     try:
         kg.predicate(name)
     except DataError:
         kind: ValueKind = "number" if numeric else "entity"
         kg.add_predicate(Predicate(name, name.replace("_", " "), kind, tolerance=0.0,
-                                   functional=numeric, closed=False))  # fmt: skip
+                                   functional=functional, closed=False))  # fmt: skip
 
 
 def _is_number(v: str) -> bool:
@@ -65,11 +73,13 @@ def load_csv_triples(path: str | Path, kg: KnowledgeGraph) -> int:
     rows = list(csv.DictReader(text.splitlines()))
     if not rows or not {"subject", "predicate", "object"} <= set(rows[0]):
         raise DataError(f"{p}: expected a CSV header with subject, predicate, object")
-    by_pred: dict[str, list[str]] = {}
+    by_pred: dict[str, list[tuple[str, str]]] = {}
     for r in rows:
-        by_pred.setdefault(r["predicate"].strip(), []).append(r["object"])
-    for name, objs in by_pred.items():
-        _ensure_predicate(kg, name, all(_is_number(o) for o in objs))
+        by_pred.setdefault((r["predicate"] or "").strip(), []).append((r["subject"], r["object"]))
+    for name, pairs in by_pred.items():
+        subjects = [s for s, _ in pairs]
+        numeric = all(_is_number(o or "") for _, o in pairs)
+        _ensure_predicate(kg, name, numeric, len(set(subjects)) == len(subjects))
     for n, r in enumerate(rows, 2):
         if not (r["subject"] or "").strip() or not (r["object"] or "").strip():
             raise DataError(f"{p}:{n}: empty subject or object")
@@ -102,7 +112,7 @@ def load_ntriples(path: str | Path, kg: KnowledgeGraph) -> int:
         if pred.lower() in _LABELS:
             continue
         numeric = bool(dtype) and any(t in dtype.lower() for t in _NUMERIC_TYPES)
-        _ensure_predicate(kg, pred, numeric)
+        _ensure_predicate(kg, pred, numeric, numeric)
         kg.add(s, pred, _local(o_iri) if o_iri else literal)
         added += 1
     kg.commit()
@@ -141,7 +151,8 @@ def load_graph_dict(doc: Any, kg: KnowledgeGraph, *, source: str = "graph") -> i
         if not isinstance(t, list | tuple) or len(t) != 3:
             raise DataError(f"{source}: triples[{i}] must be [subject, predicate, object]")
         if str(t[1]) not in known:
-            _ensure_predicate(kg, str(t[1]), isinstance(t[2], int | float))
+            numeric = isinstance(t[2], int | float)
+            _ensure_predicate(kg, str(t[1]), numeric, numeric)
             known.add(str(t[1]))
         kg.add(str(t[0]), str(t[1]), t[2])
     kg.commit()

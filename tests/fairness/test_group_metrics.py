@@ -93,7 +93,7 @@ def test_equals_fairlearn_metricframe(convert, two_features: bool, weighted: boo
         key = label if isinstance(label, tuple) else (label,)
         assert gm.groups.labels[i] == key
         for metric in GROUP_METRICS:
-            assert gm.value(metric, i) == pytest.approx(row[metric], abs=1e-9), (metric, key)
+            assert gm.value(metric, key) == pytest.approx(row[metric], abs=1e-9), (metric, key)
 
 
 def test_group_without_positives_is_marked_undefined() -> None:
@@ -150,3 +150,11 @@ def test_bad_input_gets_a_clear_error(y_true, sensitive, error, match) -> None:
 def test_weights_must_be_non_negative() -> None:
     with pytest.raises(DataError, match="non-negative"):
         group_metrics([0, 1], [0, 1], sensitive_features=["a", "b"], sample_weight=[1.0, -1.0])
+
+
+def test_integer_coded_groups_are_looked_up_by_value() -> None:
+    gm = group_metrics([1, 0, 0, 0], [1, 0, 1, 1], sensitive_features=[7, 7, 3, 3])
+    assert gm.names == ["3", "7"]
+    assert gm.value("base_rate", 7) == 0.5
+    assert gm.value("base_rate", 3) == 0.0
+    assert gm.by_group("selection_rate") == {"3": 1.0, "7": 0.5}

@@ -28,9 +28,9 @@ def test_adult_intersectional_groups_equal_fairlearn() -> None:
     assert len(gm.names) == len(frame) == 10
     for i, (label, row) in enumerate(frame.iterrows()):
         assert gm.groups.labels[i] == label
-        assert gm.value("selection_rate", i) == pytest.approx(row["sr"], abs=1e-9)
-        assert gm.value("true_positive_rate", i) == pytest.approx(row["tpr"], abs=1e-9)
-        assert gm.value("false_positive_rate", i) == pytest.approx(row["fpr"], abs=1e-9)
+        assert gm.value("selection_rate", label) == pytest.approx(row["sr"], abs=1e-9)
+        assert gm.value("true_positive_rate", label) == pytest.approx(row["tpr"], abs=1e-9)
+        assert gm.value("false_positive_rate", label) == pytest.approx(row["fpr"], abs=1e-9)
     audits = audit_attributes(y_true, y_pred, sensitive=sf)
     assert list(audits) == ["sex", "race", "sex x race"]
     inter = audits["sex x race"].gaps["statistical_parity_difference"]

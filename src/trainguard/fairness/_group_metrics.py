@@ -136,14 +136,16 @@ class GroupMetrics:
         """Rates of all groups as floats, ``NaN`` where undefined (for vectorised use)."""
         return self._rates[metric].copy()
 
-    def value(self, metric: GroupMetricName, group: int | object) -> MetricValue:
-        """``metric`` of one group (by position or label), or :class:`Undefined`."""
-        i = group if isinstance(group, int) else self.groups.index(group)
+    def value(self, metric: GroupMetricName, group: object) -> MetricValue:
+        """``metric`` of one group, given by its value (a tuple for several features) or name."""
+        return self._at(metric, self.groups.index(group))
+
+    def _at(self, metric: GroupMetricName, i: int) -> MetricValue:
         return _value(float(self._rates[metric][i]), metric, f"group {self.groups.name(i)}")
 
     def by_group(self, metric: GroupMetricName) -> dict[str, MetricValue]:
         """``{group name: value}`` of ``metric``."""
-        return {self.groups.name(i): self.value(metric, i) for i in range(self.groups.n_groups)}
+        return {self.groups.name(i): self._at(metric, i) for i in range(self.groups.n_groups)}
 
     def overall(self, metric: GroupMetricName) -> MetricValue:
         """``metric`` over all rows together."""

@@ -50,17 +50,18 @@ def plot_group_rates(run: RunDir, name: str, audit: FairnessAudit) -> str:
 
 def plot_tradeoff(run: RunDir, name: str, result: MitigationResult, *, limit: float) -> str:
     """Bar chart of every gap's distance from parity and accuracy, before and after."""
+    after = f"with {result.method}"
     bars: dict[str, dict[str, float]] = {}
     for g in GAPS:
         row: dict[str, float] = {}
-        for when, audit in (("before", result.before), ("after", result.after)):
+        for when, audit in (("before", result.before), (after, result.after)):
             gap = audit.gaps[g]
             if not isinstance(gap.value, Undefined):
                 row[when] = abs(gap.value - gap.parity)
         bars[GAP_ABBREVIATIONS[g]] = row
-    bars["1 - accuracy"] = {
+    bars["error rate"] = {
         when: 1.0 - acc
-        for when, acc in (("before", result.before.accuracy), ("after", result.after.accuracy))
+        for when, acc in (("before", result.before.accuracy), (after, result.after.accuracy))
         if not isinstance(acc, Undefined)
     }
     label = result.method + (f" ({result.constraint})" if result.constraint else "")
@@ -69,7 +70,7 @@ def plot_tradeoff(run: RunDir, name: str, result: MitigationResult, *, limit: fl
         name,
         bars,
         ylabel="distance from parity",
-        title=f"{label}: before and after",
+        title=f"{label}: before and after (line: difference limit)",
         hline=limit,
     )
 

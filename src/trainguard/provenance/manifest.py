@@ -22,6 +22,7 @@ from trainguard import __version__
 from trainguard.core.atomic import atomic_write_bytes
 from trainguard.core.errors import DataError, IntegrityError
 from trainguard.core.findings import Finding, Severity
+from trainguard.core.progress import progress_bar
 from trainguard.provenance.hashing import hash_file, hash_files, scan_files, sha256_bytes
 from trainguard.provenance.merkle import leaf_hash, merkle_root
 from trainguard.provenance.records import RecordFormat, iter_records, record_format
@@ -194,14 +195,17 @@ def build_manifest(
         raise DataError(f"{p}: no such file or folder")
     whole = hash_file(p)
     if records is False:
-        entries = [Entry(p.name, whole, p.stat().st_size)]
+        single = [Entry(p.name, whole, p.stat().st_size)]
         return Manifest(
-            kind="files", name=p.name, entries=entries, root=compute_root(entries), format="file"
+            kind="files", name=p.name, entries=single, root=compute_root(single), format="file"
         )
     fmt = fmt or record_format(p)
-    entries = [
-        Entry(k, sha256_bytes(b), len(b)) for k, b in iter_records(p, fmt, id_column=id_column)
-    ]
+    entries: list[Entry] = []
+    with progress_bar(f"hashing records of {p.name}", total=None) as bar:
+        for k, b in iter_records(p, fmt, id_column=id_column):
+            entries.append(Entry(k, sha256_bytes(b), len(b)))
+            if len(entries) % 10_000 == 0:
+                bar.advance(10_000)
     return Manifest(
         kind="records",
         name=p.name,

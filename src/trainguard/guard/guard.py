@@ -132,7 +132,7 @@ class Guard:
                 decision = level
         reasons = [f"{h.category} term '{h.text}' ({h.severity.value})" for h in hits]
         if prob is None and self.classifier is not None:
-            prob = float(self.classifier.predict_proba([norm.original])[0])
+            prob = float(self.classifier.predict_proba([norm.folded])[0])
         if prob is not None:
             if prob < cp.downgrade_below and decision in _DOWN:
                 decision = _DOWN[decision]
@@ -185,7 +185,7 @@ class Guard:
                 score = noisy_or([score, 0.6])
                 reasons.append(f"similar ({sim:.2f}) to attack '{nearest[:60]}'")
         if self.injection_classifier is not None:
-            p = float(self.injection_classifier.predict_proba([norm.original])[0])
+            p = float(self.injection_classifier.predict_proba([norm.folded])[0])
             details["classifier"] = p
             if p >= 0.5:
                 score = max(score, p)
@@ -265,7 +265,10 @@ class Guard:
         """:meth:`check` on many texts, with the toxicity classifier run in one batch."""
         probs: list[float | None] = [None] * len(texts)
         if self.classifier is not None and "toxicity" in getattr(self.policy, direction):
-            probs = [float(p) for p in self.classifier.predict_proba(list(texts))]
+            probs = [
+                float(p)
+                for p in self.classifier.predict_proba([normalize(t).folded for t in texts])
+            ]
         return [
             self.check(t, direction, toxicity_prob=p) for t, p in zip(texts, probs, strict=True)
         ]

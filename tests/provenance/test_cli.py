@@ -103,7 +103,9 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path, capsys) -> None:  # typ
     err = capsys.readouterr().err
     assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
     assert main(["data", "verify", str(tmp_path / "none.json")]) == 2
-    assert main(["data", "manifest", str(tmp_path)]) == 0  # an empty folder is a valid data set
+    (tmp_path / "empty").mkdir()
+    assert main(["data", "manifest", str(tmp_path / "empty")]) == 0  # a valid, empty data set
+    assert (tmp_path / "empty.manifest.json").is_file()
     assert not list(tmp_path.glob(".*.tmp"))
 
 

@@ -151,7 +151,10 @@ def verify_command(
     key: Annotated[Path, typer.Option("--key", help="The signer's public key (PEM).")],
     base: Annotated[
         Path | None,
-        typer.Option(help="Folder the signed paths are relative to (default: the file's folder)."),
+        typer.Option(
+            help="Folder the signed paths are relative to (default: the file's folder); "
+            "for a model-signing bundle, the signed file or folder (default: SIGNATURE without .sig)."
+        ),
     ] = None,
 ) -> int:
     """Verify a signature or walk a provenance attestation end to end."""

@@ -189,3 +189,16 @@ def test_model_signing_bundle_with_an_ec_key(tmp_path: Path, model_dir: Path) ->
     (model_dir / "weights.bin").write_bytes(b"tampered")
     report = verify_artifact(sig, pub)
     assert not report.ok and "weights.bin" in report.failures[0].detail
+
+
+@pytest.mark.skipif(not _has_git(), reason="the repository is not a git checkout here")
+def test_unknown_code_commit_fails_the_chain(tmp_path: Path, keys) -> None:  # type: ignore[no-untyped-def]
+    model = tmp_path / "model.pt"
+    model.write_bytes(b"w")
+    st = training_provenance(model, base=tmp_path, data=[], code=REPO)
+    (dep,) = st["predicate"]["buildDefinition"]["resolvedDependencies"]
+    dep["digest"]["gitCommit"] = "0" * 40  # a commit the repository never had
+    att = tmp_path / "att.json"
+    att.write_text(json.dumps(sign_statement(st, load_private_key(keys[0]))))
+    report = verify_chain(att, load_public_key(keys[1]))
+    assert [x.name for x in report.failures] == ["code"]

@@ -37,6 +37,21 @@ def _spend(budget: PrivacyBudget | None, epsilon: float, label: str) -> None:
         budget.spend(epsilon, label=label)
 
 
+def _clipped_release(
+    values: object,
+    epsilon: float,
+    bounds: Sequence[float],
+    budget: PrivacyBudget | None,
+    owner: str,
+) -> tuple[np.ndarray, float, float, float]:
+    """Validate, clip the column to ``bounds`` and spend ``epsilon``: ``(x, eps, lower, upper)``."""
+    eps = check_epsilon(epsilon, owner)
+    lower, upper = check_bounds(bounds, owner)
+    x = np.clip(_column(values, owner), lower, upper)
+    _spend(budget, eps, owner)
+    return x, eps, lower, upper
+
+
 def dp_count(
     values: object, *, epsilon: float, rng: RandomState = None, budget: PrivacyBudget | None = None
 ) -> int:
@@ -56,10 +71,7 @@ def dp_sum(
     budget: PrivacyBudget | None = None,
 ) -> float:
     """Sum of the values clipped to ``bounds``, with Laplace noise of sensitivity max(|lower|, |upper|)."""
-    eps = check_epsilon(epsilon, "dp_sum")
-    lower, upper = check_bounds(bounds, "dp_sum")
-    x = np.clip(_column(values, "dp_sum"), lower, upper)
-    _spend(budget, eps, "dp_sum")
+    x, eps, lower, upper = _clipped_release(values, epsilon, bounds, budget, "dp_sum")
     sens = max(abs(lower), abs(upper))
     return float(laplace_mechanism(x.sum(), epsilon=eps, sensitivity=sens, rng=rng))
 
@@ -95,10 +107,7 @@ def dp_mean(
     Centring on the midpoint halves the sum's sensitivity to ``(upper - lower) / 2``;
     the result is clipped back into ``bounds`` (post-processing).
     """
-    eps = check_epsilon(epsilon, "dp_mean")
-    lower, upper = check_bounds(bounds, "dp_mean")
-    x = np.clip(_column(values, "dp_mean"), lower, upper)
-    _spend(budget, eps, "dp_mean")
+    x, eps, lower, upper = _clipped_release(values, epsilon, bounds, budget, "dp_mean")
     count, (s1,) = _noisy_moments(x, lower, upper, eps / 2.0, 1, rng)
     return float(np.clip((lower + upper) / 2.0 + s1 / count, lower, upper))
 
@@ -115,10 +124,7 @@ def dp_variance(
 
     Each of the three uses epsilon/3; the result is clipped to ``[0, ((upper-lower)/2)**2]``.
     """
-    eps = check_epsilon(epsilon, "dp_variance")
-    lower, upper = check_bounds(bounds, "dp_variance")
-    x = np.clip(_column(values, "dp_variance"), lower, upper)
-    _spend(budget, eps, "dp_variance")
+    x, eps, lower, upper = _clipped_release(values, epsilon, bounds, budget, "dp_variance")
     count, (s1, s2) = _noisy_moments(x, lower, upper, eps / 3.0, 2, rng)
     var = s2 / count - (s1 / count) ** 2
     return float(np.clip(var, 0.0, ((upper - lower) / 2.0) ** 2))

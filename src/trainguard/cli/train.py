@@ -39,7 +39,9 @@ def train_command(
     ] = None,
     dp: Annotated[bool, typer.Option("--dp", help="Train with DP-SGD (Opacus).")] = False,
     target_epsilon: Annotated[float, typer.Option(help="DP: privacy budget epsilon.")] = 8.0,
-    delta: Annotated[float | None, typer.Option(help="DP: delta (default 1/n).")] = None,
+    delta: Annotated[
+        float | None, typer.Option(help="DP: delta (default: the power of ten below 1/n).")
+    ] = None,
     max_grad_norm: Annotated[float, typer.Option(help="DP: per-sample clipping bound.")] = 1.0,
     adversarial: Annotated[
         str | None, typer.Option(help="Adversarial training: fgsm, fast, pgd, trades, freelb.")

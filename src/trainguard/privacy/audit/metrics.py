@@ -50,10 +50,11 @@ class MembershipInference:
         """True when the measured lower bound exceeds the epsilon the training claims."""
         return self.claimed_epsilon is not None and self.empirical.epsilon > self.claimed_epsilon
 
-    def to_findings(self, stage: str, *, target: str = "") -> list[Finding]:
+    def to_findings(self, stage: str, *, target: str = "", gate: bool = True) -> list[Finding]:
         """Two findings: the membership leakage, and the empirical epsilon against the claim.
 
-        ``target`` names the audited model in the titles and check ids (``"dp"``).
+        ``target`` names the audited model in the titles and check ids (``"dp"``);
+        ``gate=False`` reports the leakage without a verdict (a baseline shown for contrast).
         """
         e = self.empirical
         suffix = f"-{target}" if target else ""
@@ -70,7 +71,7 @@ class MembershipInference:
             check_id=f"membership-{self.attack}{suffix}",
             title=f"Membership inference ({self.attack}){about}",
             severity=Severity.HIGH,
-            passed=not self.leaky,
+            passed=(not self.leaky) if gate else None,
             metrics=metrics,
             message=(
                 f"AUC {self.auc:.3f}, TPR {self.tpr_at_1pct_fpr:.3f} at 1% FPR; "

@@ -394,7 +394,3 @@ def apgd(
         _apgd_run, model, eps=eps, steps=steps, norm=norm, rho=rho, domain=domain, gen=gen
     )
     return _with_restarts(model, run, x, y, target, perturbable, restarts)
-
-
-ATTACKS.register("pgd-l2")(partial(pgd, norm="l2"))
-ATTACKS.register("apgd-l2")(partial(apgd, norm="l2"))

@@ -232,7 +232,8 @@ def char_attack(
     label (the "replace-1" score of Gao et al. 2018). The ``budget`` most important
     words of each text are then edited in turn; for each, one candidate edit per kind
     in ``kinds`` is tried and the one that lowers the true-label probability most is
-    kept. A text stops being edited once it is misclassified. All texts are scored in
+    kept (none is kept if no candidate lowers it). A text stops being edited once it
+    is misclassified. All texts are scored in
     one batched call per round.
 
     Parameters
@@ -256,6 +257,7 @@ def char_attack(
     split = [_segments(t) for t in texts]
     probs = np.asarray(predict_proba(list(texts)))
     clean_correct = probs.argmax(1) == y
+    p_true = probs[np.arange(len(y)), y]
     # Importance of a word: drop of the true-label probability when it is deleted.
     deletions = [(i, k) for i, (_, words) in enumerate(split) for k in words]
     dropped = (
@@ -284,11 +286,12 @@ def char_attack(
         )
         best: dict[int, int] = {}
         for n, (i, _, _) in enumerate(candidates):
-            if i not in best or scores[n, y[i]] < scores[best[i], y[i]]:
+            if scores[n, y[i]] < (scores[best[i], y[i]] if i in best else p_true[i]):
                 best[i] = n
         for i, n in best.items():
             _, k, new = candidates[n]
             split[i][0][k] = new
+            p_true[i] = scores[n, y[i]]
             correct[i] = scores[n].argmax() == y[i]
     adversarial = ["".join(pieces) for pieces, _ in split]
     return CharAttackResult(adversarial, clean_correct, correct, budget, tuple(kinds))

@@ -13,6 +13,7 @@ import click
 import typer
 
 from trainguard import __version__
+from trainguard.cli.attack import app as attack_app
 from trainguard.cli.common import State
 from trainguard.cli.demo import demo_command
 from trainguard.cli.fairness import app as fairness_app
@@ -64,6 +65,7 @@ def _root(
 app.command("demo")(demo_command)
 app.command("report")(report_command)
 app.command("train")(train_command)
+app.add_typer(attack_app)
 app.add_typer(pipeline_app)
 app.add_typer(data_app, name="data")
 app.add_typer(fairness_app)

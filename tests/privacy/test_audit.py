@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ pytest.importorskip("opacus")
 
 from trainguard.core.datasets import Dataset, load_dataset
 from trainguard.core.errors import ParameterError
+from trainguard.core.run import RunDir
 from trainguard.core.training import fit, make_loader
 from trainguard.privacy import train_private
 from trainguard.privacy.audit import (
@@ -26,6 +28,7 @@ from trainguard.privacy.audit import (
     exposure,
     extrapolated_exposure,
     lira_scores,
+    privacy_audit_stage,
 )
 
 
@@ -70,9 +73,11 @@ def test_lira_separates_shifted_confidences() -> None:
         lira_scores(target, shadow[:, :10], inside)
 
 
-def test_audit_flags_a_non_private_overfit_model_and_not_its_dp_twin(population: Dataset) -> None:
-    plain = audit_training(population, TrainingRecipe(), seed=0)
-    twin = audit_training(population, TrainingRecipe().private_twin(1.0), seed=0)
+def test_audit_flags_a_non_private_overfit_model_and_not_its_dp_twin(
+    population: Dataset, tmp_path: Path
+) -> None:
+    run = RunDir.create("audit", tmp_path)
+    plain, twin = privacy_audit_stage(run, population, seed=0)  # a non-private MLP and its DP twin
     (leak,) = plain.attacks
     (dp_leak,) = twin.attacks
     assert plain.train_accuracy - plain.test_accuracy > 0.15
@@ -80,17 +85,15 @@ def test_audit_flags_a_non_private_overfit_model_and_not_its_dp_twin(population:
     assert not dp_leak.leaky and dp_leak.auc < 0.56
     assert twin.epsilon is not None and twin.epsilon <= 1.0
     assert dp_leak.empirical.epsilon <= twin.epsilon and not dp_leak.guarantee_broken
-    findings = {
-        f.check_id: f
-        for f in [
-            *leak.to_findings("audit", target="plain"),
-            *dp_leak.to_findings("audit", target="dp"),
-        ]
-    }
-    assert findings["membership-loss-plain"].passed is False
-    assert findings["membership-loss-dp"].passed is True
-    assert findings["empirical-epsilon-loss-dp"].passed is True
-    assert findings["empirical-epsilon-loss-plain"].passed is None  # no claim to check
+    findings = {f.check_id: f for f in run.result.stage("privacy-audit").findings}
+    assert findings["membership-loss-non-private"].passed is False
+    assert findings["membership-loss-dp-eps1"].passed is True
+    assert findings["empirical-epsilon-loss-dp-eps1"].passed is True
+    assert findings["empirical-epsilon-loss-non-private"].passed is None  # no claim to check
+    assert (run.path / findings["audited-model-dp-eps1"].evidence[0]).is_file()  # the AUC chart
+    assert not run.result.passed
+    baseline = leak.to_findings("audit", target="non-private", gate=False)[0]
+    assert baseline.passed is None and "distinguishable" in baseline.message
 
 
 def test_a_broken_claim_fails_the_empirical_epsilon_finding() -> None:

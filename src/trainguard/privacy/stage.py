@@ -21,7 +21,7 @@ def record_private_training(run: RunDir, stage: str, result: PrivateTraining) ->
     prv = [e.epsilon_prv for e in result.epochs]
     if all(p is not None for p in prv):
         series["PRV"] = [float(p or 0.0) for p in prv]
-    series["target"] = [result.target_epsilon] * len(epochs)
+    series[f"target ({result.accountant.upper()})"] = [result.target_epsilon] * len(epochs)
     return [
         line_plot(
             run,

@@ -51,7 +51,7 @@ def main() -> None:
     t0 = time.perf_counter()
     alternation = re.compile(r"\b(?:" + "|".join(map(re.escape, terms)) + r")\b", re.IGNORECASE)
     re_build = time.perf_counter() - t0
-    rx = _mbps(lambda s: alternation.findall(s), text[:200_000], repeat=1)
+    rx = _mbps(lambda s: alternation.findall(s), text[:5_000], repeat=1)
 
     print_table(
         "Keyword stage throughput (normalisation on, one core)",

@@ -71,13 +71,14 @@ def test_bad_direction(guard: Guard) -> None:
 def test_default_policy_with_the_classifier_downgrades_innocent_keyword_hits() -> None:
     pytest.importorskip("trainguard.supplychain")
     g = Guard(Policy(input=["toxicity"], output=["toxicity"]))
-    assert (
-        g.check("That was a damn good pie").decision is Decision.FLAG
-    )  # keyword low, classifier benign
-    strong = g.check("you stupid fucking bitch")
-    assert strong.decision is Decision.BLOCK
+    # a medium keyword hit (mask) lowered to flag: the classifier is sure it is benign
+    history = g.check("I read about the Boston massacre in history class")
+    assert history.decision is Decision.FLAG and "lowered" in history.reasons[-1]
+    # no keyword at all: the classifier alone flags or blocks
+    assert g.check("shut up, nobody wants you here").decision is Decision.FLAG
     batch = g.check_many(["have a nice day", "you stupid fucking bitch"])
-    assert [b.decision for b in batch] == [Decision.ALLOW, Decision.BLOCK]
+    assert [b.decision for b in batch] == [Decision.ALLOW, Decision.MASK]
+    assert batch[1].redacted == "you s***** f****** b****"
 
 
 @pytest.mark.parametrize(

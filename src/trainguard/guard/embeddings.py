@@ -13,22 +13,17 @@ Siamese BERT-Networks", EMNLP 2019; W. Wang et al., "MiniLM", NeurIPS 2020.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from trainguard.core.errors import DataError, require
+from trainguard.guard.textfiles import content_lines, data_text
 
 
 def default_library() -> list[str]:
     """The project's attack exemplars (``data/attack_library.txt``)."""
-    text = resources.files("trainguard.guard").joinpath("data", "attack_library.txt")
-    return [
-        line.strip()
-        for line in text.read_text("utf-8").splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
+    return content_lines(data_text("attack_library.txt"))
 
 
 def windows(text: str, *, size: int = 48, stride: int = 32) -> list[str]:

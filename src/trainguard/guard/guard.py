@@ -133,16 +133,16 @@ class Guard:
         reasons = [f"{h.category} term '{h.text}' ({h.severity.value})" for h in hits]
         if prob is None and self.classifier is not None:
             prob = float(self.classifier.predict_proba([norm.folded])[0])
-        if prob is not None:
+        if prob is not None and hits:
+            # With keyword hits the classifier can only lower the decision.
             if prob < cp.downgrade_below and decision in _DOWN:
                 decision = _DOWN[decision]
                 reasons.append(f"classifier p={prob:.2f} lowered the keyword decision")
-            if prob >= cp.block:
-                decision = Decision.BLOCK
-                reasons.append(f"classifier p={prob:.2f} >= {cp.block}")
-            elif prob >= cp.flag:
-                decision = strictest([decision, Decision.FLAG])
-                reasons.append(f"classifier p={prob:.2f} >= {cp.flag}")
+        elif prob is not None and prob >= cp.flag:
+            decision = Decision.BLOCK if prob >= cp.block else Decision.FLAG
+            reasons.append(
+                f"classifier p={prob:.2f} >= {cp.block if prob >= cp.block else cp.flag}"
+            )
         masked = decision is Decision.MASK
         spans = [
             Span(start=h.start, end=h.end, text=h.text, check="toxicity", label=h.category,

@@ -27,11 +27,11 @@ import codecs
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 from trainguard.core.errors import DataError
 from trainguard.guard.normalize import Normalized, decode_tag_characters, normalize
+from trainguard.guard.textfiles import data_text, read_text, tsv_rows
 
 INVISIBLE_WEIGHT = 0.5
 """Weight of three or more invisible characters (zero-width, bidi, tags) in a text."""
@@ -80,13 +80,9 @@ class InjectionScan:
 def parse_patterns(text: str, source: str) -> list[Pattern]:
     """Parse a pattern file: ``category<TAB>weight<TAB>regex`` per line, ``#`` comments."""
     out = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        parts = line.split("\t")
-        if len(parts) != 3:
-            raise DataError(f"{source}:{n}: expected category, weight and regex separated by tabs")
-        category, weight, expr = parts
+    for n, (category, weight, expr) in tsv_rows(
+        text, source, 3, "category, weight and regex separated by tabs"
+    ):
         try:
             w = float(weight)
         except ValueError:
@@ -108,19 +104,13 @@ def parse_patterns(text: str, source: str) -> list[Pattern]:
 @lru_cache(maxsize=1)
 def default_patterns() -> tuple[Pattern, ...]:
     """The project's heuristic library (``data/injection_patterns.tsv``)."""
-    text = resources.files("trainguard.guard").joinpath("data", "injection_patterns.tsv")
-    return tuple(
-        parse_patterns(text.read_text("utf-8"), "trainguard/guard/data/injection_patterns.tsv")
-    )
+    source = "trainguard/guard/data/injection_patterns.tsv"
+    return tuple(parse_patterns(data_text("injection_patterns.tsv"), source))
 
 
 def load_patterns(path: str | Path) -> list[Pattern]:
     """Load a user pattern file in the format of :func:`parse_patterns`."""
-    p = Path(path)
-    try:
-        return parse_patterns(p.read_text(encoding="utf-8"), str(p))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{p}: cannot read pattern file ({exc.__class__.__name__})") from None
+    return parse_patterns(read_text(path, "pattern file"), str(path))
 
 
 def noisy_or(weights: list[float]) -> float:

@@ -27,6 +27,7 @@ from trainguard.core.errors import DataError, require
 from trainguard.core.findings import Severity
 from trainguard.guard.lexicon import default_allow_list, default_entries
 from trainguard.guard.normalize import Normalized, key_of, normalize
+from trainguard.guard.textfiles import content_lines, read_text
 
 _SEVERITY_NUMBERS = {"1": Severity.LOW, "2": Severity.MEDIUM, "3": Severity.HIGH}
 
@@ -109,18 +110,11 @@ def load_keyword_file(
     (``word`` or ``substring``) columns.
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{p}: cannot read keyword list ({exc.__class__.__name__})") from None
+    text = read_text(p, "keyword list")
     if p.suffix.lower() in (".csv", ".tsv"):
         entries = _rows_from_table(text, p, "\t" if p.suffix.lower() == ".tsv" else ",")
     elif p.suffix.lower() == ".txt":
-        entries = [
-            KeywordEntry(t.strip(), category, severity, base=t.strip())
-            for t in text.splitlines()
-            if t.strip() and not t.startswith("#")
-        ]
+        entries = [KeywordEntry(t, category, severity, base=t) for t in content_lines(text)]
     else:
         raise DataError(f"{p}: keyword lists must be .txt, .csv or .tsv files")
     if not entries:
@@ -130,12 +124,7 @@ def load_keyword_file(
 
 def load_allow_file(path: str | Path) -> list[str]:
     """Load an allow-list: one innocent word or phrase per line (``#`` comments)."""
-    p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{p}: cannot read allow-list ({exc.__class__.__name__})") from None
-    return [t.strip() for t in lines if t.strip() and not t.startswith("#")]
+    return content_lines(read_text(path, "allow-list"))
 
 
 def default_keyword_entries() -> list[KeywordEntry]:

@@ -25,10 +25,10 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 from trainguard.core.errors import DataError
 from trainguard.core.findings import Severity
+from trainguard.guard.textfiles import content_lines, data_text, tsv_rows
 
 CATEGORIES = ("profanity", "sexual", "insult", "identity_hate", "violence", "self_harm")
 """Categories of the default lexicon."""
@@ -121,12 +121,7 @@ def spelling_variants(word: str, *, drop_vowels: bool = True) -> Iterator[str]:
 def parse_lexicon(text: str, source: str) -> list[LexiconRow]:
     """Parse a lexicon TSV (term, category, severity, forms); ``#`` lines are comments."""
     rows = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        parts = line.split("\t")
-        if len(parts) != 4:
-            raise DataError(f"{source}:{n}: expected 4 tab-separated fields, got {len(parts)}")
+    for n, parts in tsv_rows(text, source, 4, "4 tab-separated fields"):
         term, category, sev, forms = (p.strip() for p in parts)
         try:
             severity = Severity(sev)
@@ -141,17 +136,13 @@ def parse_lexicon(text: str, source: str) -> list[LexiconRow]:
     return rows
 
 
-def _data(name: str) -> str:
-    return resources.files("trainguard.guard").joinpath("data", name).read_text("utf-8")
-
-
 def _compound_parts() -> tuple[list[str], list[str]]:
     heads: list[str] = []
     prefixes: list[str] = []
-    for line in _data("compounds.tsv").splitlines():
-        if line.strip() and not line.startswith("#"):
-            kind, part = line.split("\t")
-            (heads if kind == "head" else prefixes).append(part.strip())
+    for _, (kind, part) in tsv_rows(
+        data_text("compounds.tsv"), "compounds.tsv", 2, "kind and part"
+    ):
+        (heads if kind == "head" else prefixes).append(part.strip())
     return list(dict.fromkeys(heads)), list(dict.fromkeys(prefixes))
 
 
@@ -173,7 +164,7 @@ def expand(
 @lru_cache(maxsize=1)
 def default_rows() -> tuple[LexiconRow, ...]:
     """The hand-written base rows of the default lexicon."""
-    return tuple(parse_lexicon(_data("lexicon.tsv"), "trainguard/guard/data/lexicon.tsv"))
+    return tuple(parse_lexicon(data_text("lexicon.tsv"), "trainguard/guard/data/lexicon.tsv"))
 
 
 def default_entries() -> list[tuple[str, LexiconRow]]:
@@ -187,8 +178,4 @@ def default_entries() -> list[tuple[str, LexiconRow]]:
 
 def default_allow_list() -> list[str]:
     """Innocent words and phrases that contain a listed term (``data/allow.txt``)."""
-    return [
-        line.strip()
-        for line in _data("allow.txt").splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
+    return content_lines(data_text("allow.txt"))

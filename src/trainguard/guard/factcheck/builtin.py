@@ -12,27 +12,27 @@ from __future__ import annotations
 
 import json
 import os
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from trainguard.core.errors import require
 from trainguard.guard.factcheck.loaders import load_graph_dict
 from trainguard.guard.factcheck.store import KnowledgeGraph
+from trainguard.guard.textfiles import data_text, tsv_rows
 
 GRAPH_VERSION = 1
 
 
 def _table(name: str) -> dict[str, str]:
-    text = resources.files("trainguard.guard").joinpath("data", name).read_text("utf-8")
-    rows = [line.split("\t") for line in text.splitlines() if line and not line.startswith("#")]
-    return {r[0].strip(): r[1].strip() for r in rows}
+    return {
+        code.strip(): label.strip()
+        for _, (code, label) in tsv_rows(data_text(name), name, 2, "code and name")
+    }
 
 
 def country_predicates() -> dict[str, Any]:
     """Predicate definitions and sentence templates of the country graph."""
-    text = resources.files("trainguard.guard").joinpath("data", "country_predicates.json")
-    return dict(json.loads(text.read_text("utf-8")))
+    return dict(json.loads(data_text("country_predicates.json")))
 
 
 def country_graph_dict() -> dict[str, Any]:

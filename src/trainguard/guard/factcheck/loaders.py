@@ -29,6 +29,7 @@ from typing import Any
 
 from trainguard.core.errors import DataError
 from trainguard.guard.factcheck.store import KnowledgeGraph, Predicate, ValueKind
+from trainguard.guard.textfiles import numbered_lines, read_text
 
 _LABELS = ("label", "altlabel", "preflabel", "name")
 _NT = re.compile(
@@ -38,11 +39,7 @@ _NUMERIC_TYPES = ("integer", "decimal", "double", "float", "int", "long")
 
 
 def _read(path: str | Path) -> tuple[Path, str]:
-    p = Path(path)
-    try:
-        return p, p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{p}: cannot read ({exc.__class__.__name__})") from None
+    return Path(path), read_text(path, "graph file")
 
 
 def _ensure_predicate(kg: KnowledgeGraph, name: str, numeric: bool, functional: bool) -> None:
@@ -96,9 +93,7 @@ def load_ntriples(path: str | Path, kg: KnowledgeGraph) -> int:
     """Load an N-Triples file; return how many triples were added (labels excluded)."""
     p, text = _read(path)
     parsed = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
+    for n, line in numbered_lines(text):
         m = _NT.match(line)
         if m is None:
             raise DataError(f"{p}:{n}: not an N-Triples statement")

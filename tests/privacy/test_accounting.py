@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("opacus")
+pytestmark = pytest.mark.filterwarnings("ignore:Optimal order:UserWarning")  # Opacus's own peer runs
 
 from opacus.accountants import PRVAccountant, RDPAccountant
 from opacus.accountants.analysis.rdp import compute_rdp

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 pytest.importorskip("opacus")
-pytestmark = pytest.mark.filterwarnings("ignore:Optimal order:UserWarning")  # Opacus's own peer runs
 
 from opacus.accountants import PRVAccountant, RDPAccountant
 from opacus.accountants.analysis.rdp import compute_rdp
@@ -15,6 +14,8 @@ from opacus.accountants.utils import get_noise_multiplier
 from trainguard.core.errors import ParameterError
 from trainguard.privacy import calibrate_noise, epsilon_spent, max_steps, rdp_sampled_gaussian
 from trainguard.privacy.rdp import DEFAULT_ORDERS
+
+pytestmark = pytest.mark.filterwarnings("ignore:Optimal order:UserWarning")  # Opacus's peer runs
 
 GRID = [
     (1.1, 256 / 60_000, 14_062, 1e-5),

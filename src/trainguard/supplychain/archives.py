@@ -109,19 +109,20 @@ def _bomb(job: ScanJob, info: zipfile.ZipInfo) -> bool:
     return info.file_size > (1 << 20) and ratio > job.limits.max_compression_ratio
 
 
-def scan_zip(job: ScanJob, open_source: Opener, location: str, depth: int) -> None:
+def scan_zip(job: ScanJob, open_source: Opener, location: str, depth: int) -> bool:
     """Scan every member of a zip archive (torch checkpoint, npz, keras, plain zip)."""
     src = open_source()
     declared = src.peek(4).startswith((b"PK\x03\x04", b"PK\x05\x06"))
     win = _seekable(job, src, location)
     if win is None:
-        return
+        return True
     try:
         infos = zipfile.ZipFile(WindowFile(win)).infolist()
     except _ZIP_ERRORS as exc:
-        if declared:  # a tail-only match may simply not be a zip
-            job.unscannable(location, f"zip: {exc}")
-        return
+        if not declared:  # a tail-only match may simply not be a zip
+            return False
+        job.unscannable(location, f"zip: {exc}")
+        return True
     if len(infos) > job.limits.max_members:
         job.unscannable(location, f"more than {job.limits.max_members} members; rest not scanned")
         infos = infos[: job.limits.max_members]
@@ -160,6 +161,8 @@ def scan_zip(job: ScanJob, open_source: Opener, location: str, depth: int) -> No
         if info.filename.endswith("data.pkl"):
             prefix = info.filename[: -len("data.pkl")]
             referenced |= {f"{prefix}data/{k}" for k in job.storage_keys.get(where, {})}
+
+    return True
 
 
 def _legacy_storages(job: ScanJob, opener: Opener, where: str, depth: int) -> None:

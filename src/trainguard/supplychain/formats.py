@@ -29,7 +29,7 @@ _COMPRESSED = {
     b"\x04\x22\x4d\x18": "lz4",
 }
 _HDF5 = b"\x89HDF\r\n\x1a\n"
-_PROTO0_STARTS = frozenset(b"(c]})NILFSVJKMTUXGi")
+_PROTO0_STARTS = frozenset(b"(c]})NILFSVJKMTUXG")  # opcodes a pickle can begin with
 
 
 def _is_zlib(head: bytes) -> bool:

@@ -113,20 +113,21 @@ def path_problem(location: str, base: Path | None) -> str | None:
     return None
 
 
-def scan_onnx(job: ScanJob, open_source: Opener, location: str, depth: int) -> None:
+def scan_onnx(job: ScanJob, open_source: Opener, location: str, depth: int) -> bool:
     """Check every external-data path of an ONNX model."""
     src = open_source()
     size = src.remaining()
     if size is None:
         job.unscannable(location, "ONNX model inside a compressed stream")
-        return
+        return True
     out: list[dict[str, str]] = []
     try:
         _walk(src, size, "model", 0, out)
     except ScanAborted as exc:
-        if out:  # it had a graph: an ONNX model we could not finish
-            job.unscannable(location, f"onnx: {exc}")
-        return  # content detection is a guess for protobuf: not an ONNX model after all
+        if not out:  # content detection is a guess for protobuf: not an ONNX model
+            return False
+        job.unscannable(location, f"onnx: {exc}")  # it had a graph but could not be finished
+        return True
     entries = [e for e in out if "location" in e]
     top_level = location == str(job.path)
     base = job.path.parent if top_level else None
@@ -146,3 +147,4 @@ def scan_onnx(job: ScanJob, open_source: Opener, location: str, depth: int) -> N
                 f"external data file {e['location']!r} is missing",
                 location=location,
             )
+    return True

@@ -48,8 +48,7 @@ class Malformed(ScanAborted):
     """The stream is invalid here: the real unpickler stops with an error at this point."""
 
 
-def _u(fmt: str, src: Source, n: int) -> int:
-    return int(struct.unpack(fmt, src.read(n))[0])
+_STRUCTS = {fmt: struct.Struct(fmt) for fmt in ("<B", "<H", "<i", "<I", "<Q")}
 
 
 class PickleMachine:
@@ -66,12 +65,6 @@ class PickleMachine:
         self.memo: dict[int, object] = {}
         self.offset = 0
         self.ops = 0
-        readers = self._readers()
-        self._table: dict[int, tuple[str, Callable[[], object] | None, Callable[[object], None]]]
-        self._table = {
-            code: (name, readers[kind] if kind else None, getattr(self, f"_op_{name}", self._stop))
-            for code, (name, kind) in OPCODES.items()
-        }
 
     # -- argument readers -------------------------------------------------------------
     def _line(self) -> bytes:
@@ -85,59 +78,6 @@ class PickleMachine:
             self.src.skip(n)
             return Blob(at, n, None)
         return Blob(at, n, self.src.read(n))
-
-    def _text(self, n: int) -> object:
-        blob = self._payload(n)
-        if blob.data is None:
-            return Opaque(f"string of {n} bytes")
-        return blob.data.decode("utf-8", "surrogatepass")
-
-    def _readers(self) -> dict[str, Callable[[], object]]:
-        src = self.src
-
-        def sized(fmt: str, n: int) -> Callable[[], int]:
-            return lambda: _u(fmt, src, n)
-
-        def long_int(fmt: str, n: int) -> Callable[[], object]:
-            def read() -> object:
-                blob = self._payload(_u(fmt, src, n))
-                return Opaque("long integer") if blob.data is None else _le(blob.data)
-
-            return read
-
-        def old_string(fmt: str, n: int) -> Callable[[], object]:
-            def read() -> object:
-                blob = self._payload(_u(fmt, src, n))
-                return Opaque("long string") if blob.data is None else blob.data.decode("latin-1")
-
-            return read
-
-        return {
-            "uint1": sized("<B", 1),
-            "uint2": sized("<H", 2),
-            "int4": sized("<i", 4),
-            "uint4": sized("<I", 4),
-            "uint8": sized("<Q", 8),
-            "decimalnl_short": self._decimal,
-            "decimalnl_long": lambda: self._number(int, self._line().rstrip(b"L")),
-            "floatnl": lambda: self._number(float, self._line()),
-            "float8": lambda: float(struct.unpack(">d", src.read(8))[0]),
-            "long1": long_int("<B", 1),
-            "long4": long_int("<i", 4),
-            "stringnl": lambda: self._quoted(self._line()),
-            "stringnl_noescape": lambda: self._line().decode("latin-1"),
-            "stringnl_noescape_pair": lambda: (self._utf8(self._line()), self._utf8(self._line())),
-            "string1": old_string("<B", 1),
-            "string4": old_string("<i", 4),
-            "bytes1": lambda: self._payload(_u("<B", src, 1)),
-            "bytes4": lambda: self._payload(_u("<I", src, 4)),
-            "bytes8": lambda: self._payload(_u("<Q", src, 8)),
-            "bytearray8": lambda: self._payload(_u("<Q", src, 8)),
-            "unicodestringnl": lambda: self._line().decode("raw-unicode-escape"),
-            "unicodestring1": lambda: self._text(_u("<B", src, 1)),
-            "unicodestring4": lambda: self._text(_u("<I", src, 4)),
-            "unicodestring8": lambda: self._text(_u("<Q", src, 8)),
-        }
 
     def _decimal(self) -> object:
         line = self._line()
@@ -188,20 +128,22 @@ class PickleMachine:
 
     def run(self) -> object:
         """Walk opcodes up to ``STOP``; return the symbolic root value."""
-        src, table, tick = self.src, self._table, self.budget.tick
+        src, table, budget = self.src, _TABLE, self.budget
         while True:
             self.offset = src.tell()
             code = src.read(1)[0]
             spec = table.get(code)
             if spec is None:
                 raise Malformed(f"invalid opcode 0x{code:02x} at offset {self.offset}")
-            tick()
             self.ops += 1
+            if self.ops & 1023 == 0:
+                budget.tick(1024)
             name, reader, handler = spec
-            arg = reader() if reader is not None else None
+            arg = reader(self) if reader is not None else None
             if name == "STOP":
+                budget.tick(self.ops & 1023)
                 return self.pop()
-            handler(arg)
+            handler(self, arg)
 
     # -- opcodes ---------------------------------------------------------------------
     def _op_PROTO(self, arg: object) -> None:
@@ -419,3 +361,71 @@ class PickleMachine:
 
 def _le(data: bytes) -> int:
     return int.from_bytes(data, "little", signed=True)
+
+
+Reader = Callable[[PickleMachine], object]
+
+
+def _sized(fmt: str) -> Callable[[PickleMachine], int]:
+    unpack, size = _STRUCTS[fmt].unpack, _STRUCTS[fmt].size
+    return lambda m: int(unpack(m.src.read(size))[0])
+
+
+def _blob(fmt: str, then: Callable[[PickleMachine, Blob], object]) -> Reader:
+    length = _sized(fmt)
+    return lambda m: then(m, m._payload(length(m)))
+
+
+def _long(m: PickleMachine, blob: Blob) -> object:
+    return Opaque("long integer") if blob.data is None else _le(blob.data)
+
+
+def _latin1(m: PickleMachine, blob: Blob) -> object:
+    return Opaque("long string") if blob.data is None else blob.data.decode("latin-1")
+
+
+def _utf8_text(m: PickleMachine, blob: Blob) -> object:
+    if blob.data is None:
+        return Opaque(f"string of {blob.length} bytes")
+    return blob.data.decode("utf-8", "surrogatepass")
+
+
+def _keep(m: PickleMachine, blob: Blob) -> object:
+    return blob
+
+
+_READERS: dict[str, Reader] = {
+    "uint1": _sized("<B"),
+    "uint2": _sized("<H"),
+    "int4": _sized("<i"),
+    "uint4": _sized("<I"),
+    "uint8": _sized("<Q"),
+    "decimalnl_short": PickleMachine._decimal,
+    "decimalnl_long": lambda m: m._number(int, m._line().rstrip(b"L")),
+    "floatnl": lambda m: m._number(float, m._line()),
+    "float8": lambda m: float(struct.unpack(">d", m.src.read(8))[0]),
+    "long1": _blob("<B", _long),
+    "long4": _blob("<i", _long),
+    "stringnl": lambda m: m._quoted(m._line()),
+    "stringnl_noescape": lambda m: m._line().decode("latin-1"),
+    "stringnl_noescape_pair": lambda m: (m._utf8(m._line()), m._utf8(m._line())),
+    "string1": _blob("<B", _latin1),
+    "string4": _blob("<i", _latin1),
+    "bytes1": _blob("<B", _keep),
+    "bytes4": _blob("<I", _keep),
+    "bytes8": _blob("<Q", _keep),
+    "bytearray8": _blob("<Q", _keep),
+    "unicodestringnl": lambda m: m._line().decode("raw-unicode-escape"),
+    "unicodestring1": _blob("<B", _utf8_text),
+    "unicodestring4": _blob("<I", _utf8_text),
+    "unicodestring8": _blob("<Q", _utf8_text),
+}
+_TABLE: dict[int, tuple[str, Reader | None, Callable[[PickleMachine, object], None]]] = {
+    code: (
+        name,
+        _READERS[kind] if kind else None,
+        getattr(PickleMachine, f"_op_{name}", PickleMachine._stop),
+    )
+    for code, (name, kind) in OPCODES.items()
+}
+"""Opcode byte -> (name, argument reader, handler), shared by all machines."""

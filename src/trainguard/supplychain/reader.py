@@ -105,8 +105,7 @@ class Budget:
         self.ops += n_ops
         if self.ops > self.limits.max_pickle_ops:
             raise LimitExceeded(f"more than {self.limits.max_pickle_ops} pickle opcodes")
-        if self.ops % 4096 == 0:
-            self.check_time()
+        self.check_time()
 
     def check_time(self) -> None:
         """Raise :class:`LimitExceeded` once the deadline has passed."""
@@ -199,6 +198,10 @@ class FileWindow:
 
     def read(self, n: int) -> bytes:
         """Exactly ``n`` bytes, or :class:`Truncated`."""
+        i = self._pos - self._buf_at
+        if i >= 0 and n >= 0 and i + n <= len(self._buf) and self._pos + n <= self._length:
+            self._pos += n  # the common case: served from the buffer
+            return self._buf[i : i + n]
         if n < 0 or n > self._length - self._pos:
             raise Truncated(
                 f"needs {n} bytes at offset {self._pos}, only {self._length - self._pos} left"

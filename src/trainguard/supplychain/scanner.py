@@ -48,7 +48,8 @@ from trainguard.supplychain.report import (
 )
 
 Opener = Callable[[], Source]
-Handler = Callable[["ScanJob", Opener, str, int], None]
+Handler = Callable[["ScanJob", Opener, str, int], "bool | None"]
+"""Scans one format; returns ``False`` when the bytes turn out not to be that format."""
 
 _ELEMENT_SIZE = {
     "Double": 8, "Float": 4, "Half": 2, "BFloat16": 2, "Long": 8, "Int": 4, "Short": 2,
@@ -122,20 +123,25 @@ class ScanJob:
             return
         if not kinds and not quiet:
             self.sink.add("unknown-format", Severity.INFO, "no model format", location=location)
+        found = False
         for kind in kinds:
-            if kind not in self.formats:
-                self.formats.append(kind)
             try:
-                HANDLERS[kind](self, open_source, location, depth)
+                is_format = HANDLERS[kind](self, open_source, location, depth) is not False
             except ScanAborted as exc:
                 self.unscannable(location, f"{kind}: {exc}")
+                is_format = True
+            found |= is_format
+            if is_format and kind not in self.formats:
+                self.formats.append(kind)
+        if kinds and not found and not quiet:
+            self.sink.add("unknown-format", Severity.INFO, "no model format", location=location)
 
 
 def _scan_pickle(job: ScanJob, open_source: Opener, location: str, depth: int) -> None:
     scan_pickle(open_source, job.context(location, depth))
 
 
-def _scan_weak_pickle(job: ScanJob, open_source: Opener, location: str, depth: int) -> None:
+def _scan_weak_pickle(job: ScanJob, open_source: Opener, location: str, depth: int) -> bool:
     """A protocol 0/1 candidate: a text file that fails at once is just not a pickle."""
     trial = IssueCollector()
     ctx = job.context(location, depth)
@@ -143,10 +149,10 @@ def _scan_weak_pickle(job: ScanJob, open_source: Opener, location: str, depth: i
     ctx.globals_seen = set()
     scan_pickle(open_source, ctx)
     if not ctx.globals_seen and all(i.check_id == UNSCANNABLE for i in trial.issues):
-        job.sink.add("unknown-format", Severity.INFO, "no model format", location=location)
-        return
+        return False
     job.globals_seen |= ctx.globals_seen
     job.sink.extend(trial.issues)
+    return True
 
 
 def _scan_torch_legacy(job: ScanJob, open_source: Opener, location: str, depth: int) -> None:

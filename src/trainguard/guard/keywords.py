@@ -16,8 +16,10 @@ package implements it).
 
 from __future__ import annotations
 
+import bisect
 import csv
 import io
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,6 +31,7 @@ from trainguard.guard.lexicon import default_allow_list, default_entries
 from trainguard.guard.normalize import Normalized, key_of, normalize
 from trainguard.guard.textfiles import content_lines, read_text
 
+_RANK = {s: s.rank for s in Severity}
 _SEVERITY_NUMBERS = {"1": Severity.LOW, "2": Severity.MEDIUM, "3": Severity.HIGH}
 
 
@@ -204,33 +207,43 @@ class KeywordMatcher:
     def _resolve(
         self, norm: Normalized, raw: list[tuple[int, int, int]], allowed: list[tuple[int, int]]
     ) -> list[KeywordHit]:
+        """Drop allowed hits, merge overlapping ones, map to the original, drop pure digits."""
+        allowed.sort()
+        starts = [a for a, _ in allowed]
+        reach = list(itertools.accumulate((b for _, b in allowed), max))
         spans: list[tuple[int, int, int]] = []
+        key = norm.key
         for s, e, i in raw:
-            s, e = _strip_spaces(norm.key, s, e)
-            if any(a <= s and e <= b for a, b in allowed):
-                continue
-            o_s, o_e = norm.key_span(s, e)
-            if norm.original[o_s:o_e].replace(" ", "").isdigit():
+            if key[s] == " ":  # word entries carry their boundary spaces
+                s, e = s + 1, e - 1
+            j = bisect.bisect_right(starts, s)
+            if j and reach[j - 1] >= e:  # inside an allowed word or phrase
                 continue
             spans.append((s, e, i))
         spans.sort(key=lambda t: (t[0], -t[1]))
         hits: list[KeywordHit] = []
-        cur: list[tuple[int, int, int]] = []
+        group: list[tuple[int, int, int]] = []
+        end = -1
         for span in [*spans, (1 << 62, 1 << 62, -1)]:
-            if cur and span[0] < max(e for _, e, _ in cur):
-                cur.append(span)
+            if group and span[0] < end:
+                group.append(span)
+                end = max(end, span[1])
                 continue
-            if cur:
-                hits.append(self._merge(norm, cur))
-            cur = [span]
+            if group:
+                hit = self._merge(norm, group, end)
+                if not norm.original[hit.start : hit.end].replace(" ", "").isdigit():
+                    hits.append(hit)
+            group, end = [span], span[1]
         return hits
 
-    def _merge(self, norm: Normalized, group: list[tuple[int, int, int]]) -> KeywordHit:
-        s = min(t[0] for t in group)
-        e = max(t[1] for t in group)
-        main = self.entries[max(group, key=lambda t: t[1] - t[0])[2]]
-        severity = max((self.entries[t[2]].severity for t in group), key=lambda v: v.rank)
-        o_s, o_e = norm.key_span(s, e)
+    def _merge(self, norm: Normalized, group: list[tuple[int, int, int]], end: int) -> KeywordHit:
+        if len(group) == 1:
+            main = self.entries[group[0][2]]
+            severity = main.severity
+        else:
+            main = self.entries[max(group, key=lambda t: t[1] - t[0])[2]]
+            severity = max((self.entries[t[2]].severity for t in group), key=_RANK.__getitem__)
+        o_s, o_e = norm.key_span(group[0][0], end)
         return KeywordHit(
             o_s, o_e, norm.original[o_s:o_e], main.base or main.term, main.category, severity
         )
@@ -239,11 +252,3 @@ class KeywordMatcher:
 @lru_cache(maxsize=1)
 def _default_matcher() -> KeywordMatcher:
     return KeywordMatcher(default_keyword_entries(), default_allow_list())
-
-
-def _strip_spaces(key: str, s: int, e: int) -> tuple[int, int]:
-    while s < e and key[s] == " ":
-        s += 1
-    while e > s and key[e - 1] == " ":
-        e -= 1
-    return s, e

@@ -173,15 +173,22 @@ def _is_invisible(char: str) -> bool:
 
 
 def _fold(text: str) -> tuple[str, np.ndarray | None, int]:
-    """Fold every code point; return the folded text, its offset index and removed count."""
+    """Fold every code point; return the folded text, its offset index and removed count.
+
+    ASCII is only lower-cased; each non-ASCII code point is folded on its own, so the
+    cost grows with the number of non-ASCII characters, not with the text.
+    """
     if text.isascii():
         return text.lower(), None, 0
-    folded = text.translate(_FOLD)
-    changed = [
-        (m.start(), len(_FOLD[ord(m.group())]))
-        for m in _NON_ASCII.finditer(text)
-        if len(_FOLD[ord(m.group())]) != 1
-    ]
+    changed: list[tuple[int, int]] = []
+
+    def fold(m: re.Match[str]) -> str:
+        out = _FOLD[ord(m.group())]
+        if len(out) != 1:
+            changed.append((m.start(), len(out)))
+        return out
+
+    folded = _NON_ASCII.sub(fold, text).lower()
     if not changed:
         return folded, None, 0
     lengths = np.ones(len(text), dtype=np.int32)
@@ -213,9 +220,10 @@ def _key_array(padded: str) -> np.ndarray:
         f = _codes(padded)
         ascii_mask = f < 128
         k = np.where(ascii_mask, _KEY_LUT[np.minimum(f, 127)], f)
-        for c in np.unique(f[~ascii_mask]):
-            if not chr(c).isalnum():
-                k[f == c] = _SPACE
+        other = np.flatnonzero(~ascii_mask)
+        uniq, inverse = np.unique(f[other], return_inverse=True)
+        keyed = np.array([c if chr(c).isalnum() else _SPACE for c in uniq], dtype=k.dtype)
+        k[other] = keyed[inverse]
     bang = f == _BANG
     if bang.any():
         n = len(f)

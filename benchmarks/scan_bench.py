@@ -25,12 +25,13 @@ import joblib
 import numpy as np
 import onnx
 import torch
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto
 from tests.supplychain.sc_craft import (
     GetPid,
     call,
     getpid_pickle,
     glob,
+    onnx_matmul_model,
     pickled,
     sbu,
 )
@@ -75,15 +76,7 @@ def _keras(config: dict) -> bytes:
 
 
 def _onnx_escape(folder: Path) -> None:
-    weight = numpy_helper.from_array(np.ones((4, 4), np.float32), name="W")
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["X", "W"], ["Y"])],
-        "g",
-        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 4])],
-        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1, 4])],
-        initializer=[weight],
-    )
-    model = helper.make_model(graph)
+    model = onnx_matmul_model()
     tensor = model.graph.initializer[0]
     tensor.data_location = TensorProto.EXTERNAL
     tensor.ClearField("raw_data")

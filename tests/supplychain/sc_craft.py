@@ -62,3 +62,19 @@ def getpid_pickle(protocol: int = 4) -> bytes:
 def binbytes8_huge() -> bytes:
     """A BINBYTES8 that declares 2**60 bytes (a file of a few bytes)."""
     return PROTO4 + b"\x8e" + struct.pack("<Q", 1 << 60) + b"abc"
+
+
+def onnx_matmul_model():  # -> onnx.ModelProto
+    """A one-node ONNX model (Y = X @ W) whose weight W is an initializer."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((4, 4), np.float32), name="W")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["X", "W"], ["Y"])],
+        "g",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1, 4])],
+        initializer=[weight],
+    )
+    return helper.make_model(graph)

@@ -19,9 +19,8 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from onnx import TensorProto, helper, numpy_helper
 from safetensors.numpy import save_file
-from tests.supplychain.sc_craft import GetPid, getpid_pickle
+from tests.supplychain.sc_craft import GetPid, getpid_pickle, onnx_matmul_model
 
 from trainguard.core.findings import Severity
 from trainguard.supplychain import scan_file
@@ -228,22 +227,10 @@ def test_keras_h5_model_config(tmp_path):
 
 
 # -- ONNX ------------------------------------------------------------------------------
-def _onnx_model() -> onnx.ModelProto:
-    weight = numpy_helper.from_array(np.ones((4, 4), np.float32), name="W")
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["X", "W"], ["Y"])],
-        "g",
-        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 4])],
-        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1, 4])],
-        initializer=[weight],
-    )
-    return helper.make_model(graph)
-
-
 @pytest.mark.parametrize("target", ["../../etc/passwd", "/etc/passwd", "sub/../../x.bin"])
 def test_onnx_external_data_escaping_the_folder(tmp_path, target):
     onnx.save_model(
-        _onnx_model(),
+        onnx_matmul_model(),
         tmp_path / "ok.onnx",
         save_as_external_data=True,
         location="w.bin",
@@ -262,7 +249,7 @@ def test_onnx_external_data_escaping_the_folder(tmp_path, target):
 
 def test_onnx_external_data_through_a_symlink(tmp_path):
     onnx.save_model(
-        _onnx_model(),
+        onnx_matmul_model(),
         tmp_path / "m.onnx",
         save_as_external_data=True,
         location="w.bin",

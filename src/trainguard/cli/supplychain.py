@@ -114,8 +114,7 @@ def scan_command(
         if not f.issues:
             table.add_row(f.path, "+".join(f.formats), "ok", "", "")
         for i in f.issues:
-            where = i.location[len(f.path) :] or f.path
-            table.add_row(where, "+".join(f.formats), i.severity.value, i.check_id, i.message)
+            table.add_row(i.location, "+".join(f.formats), i.severity.value, i.check_id, i.message)
     _emit(ctx, fmt, output, "scan", report.to_findings("scan"), report.to_dict(), table)
     return EXIT_OK if report.passed else EXIT_FAILED
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from tests.fairness.conftest import credit_with_group
 
-from trainguard.core.errors import NotFittedError, ParameterError
+from trainguard.core.errors import DataError, NotFittedError, ParameterError
 from trainguard.core.training import train_model
 from trainguard.fairness import AuditSettings, statistical_parity_difference
 from trainguard.fairness.mitigation import ZooClassifier, exponentiated_gradient, mitigate
@@ -83,5 +83,7 @@ def test_zoo_classifier_and_mitigate_errors(setup) -> None:  # type: ignore[no-u
         mitigate(
             "thresholds", base, train, test, sensitive=["group"], constraint="demographic_parity"
         )
+    with pytest.raises(DataError, match="no sensitive column 'sex'"):
+        mitigate("thresholds", base, train, test, sensitive=["sex"])
     with pytest.raises(ParameterError, match="method"):
         mitigate("massage", base, train, test, sensitive=["group"])  # type: ignore[arg-type]

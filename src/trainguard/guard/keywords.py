@@ -153,14 +153,15 @@ class KeywordMatcher:
         require("ahocorasick", "guard")
         import ahocorasick
 
+        allowed = {f" {k} " for k in map(key_of, allow) if k}
         self.entries: list[KeywordEntry] = []
         slots: dict[str, int] = {}
         automaton = ahocorasick.Automaton()
         for e in entries:
             k = key_of(e.term)
-            if not k.strip(" *"):
-                continue
             key = k if e.substring else f" {k} "
+            if not k.strip(" *") or key in allowed:  # the allow-list wins over the list
+                continue
             i = slots.get(key)
             if i is None:
                 slots[key] = len(self.entries)
@@ -171,15 +172,11 @@ class KeywordMatcher:
             raise DataError("keyword list has no usable entries")
         for key, i in slots.items():
             automaton.add_word(key, (i, len(key)))
-        n_allow = 0
-        for a in allow:
-            k = key_of(a)
-            if k and f" {k} " not in slots:
-                automaton.add_word(f" {k} ", (-1, len(k) + 2))
-                n_allow += 1
+        for key in allowed:
+            automaton.add_word(key, (-1, len(key)))
+        self.n_allow = len(allowed)
         automaton.make_automaton()
         self._automaton = automaton
-        self.n_allow = n_allow
 
     @classmethod
     def default(cls) -> KeywordMatcher:

@@ -234,17 +234,13 @@ def _key_array(padded: str) -> np.ndarray:
     return k
 
 
-def _structural_drop(k: np.ndarray) -> np.ndarray:
-    """Mask of key positions to drop: repeated spaces, 3rd+ equal letters, spelled-out gaps."""
+def _separator_drop(k: np.ndarray) -> np.ndarray:
+    """Mask of key positions to drop: repeated spaces and gaps in spelled-out words."""
     space = k == _SPACE
     sep = space | (k == _STAR)
     word = ~sep
     drop = np.zeros(len(k), dtype=bool)
-    if len(k) < 2:
-        return drop
     drop[1:] = space[1:] & space[:-1]
-    if len(k) >= 3:
-        drop[2:] |= (k[2:] == k[1:-1]) & (k[1:-1] == k[:-2]) & word[2:]
     padded = np.concatenate(([False], word, [False]))
     pos = np.flatnonzero(word & ~padded[:-2] & ~padded[2:])
     if len(pos) >= 3:
@@ -256,6 +252,15 @@ def _structural_drop(k: np.ndarray) -> np.ndarray:
         nxt = np.concatenate((linked[1:], [False]))
         for j in np.flatnonzero(linked & (prev | nxt)):
             drop[pos[j] + 1 : pos[j + 1]] = True
+    return drop
+
+
+def _run_drop(k: np.ndarray) -> np.ndarray:
+    """Mask of the third and later letters of runs of equal letters."""
+    drop = np.zeros(len(k), dtype=bool)
+    if len(k) >= 3:
+        word = (k != _SPACE) & (k != _STAR)
+        drop[2:] = (k[2:] == k[1:-1]) & (k[1:-1] == k[:-2]) & word[2:]
     return drop
 
 
@@ -274,15 +279,17 @@ def normalize(text: str) -> Normalized:
     """
     folded, index, removed = _fold(text)
     k = _key_array(" " + folded + " ")
-    drop = _structural_drop(k)
     if index is None:
         base = np.arange(-1, len(folded) + 1, dtype=np.int32)
         base[0], base[-1] = 0, len(text)
     else:
         base = np.concatenate(([0], index, [len(text)])).astype(np.int32)
-    if drop.any():
-        keep = np.flatnonzero(~drop)
-        k, base = k[keep], base[keep]
+    # Separators first, so that runs are shortened across a spelled-out word too.
+    for step in (_separator_drop, _run_drop):
+        drop = step(k)
+        if drop.any():
+            keep = np.flatnonzero(~drop)
+            k, base = k[keep], base[keep]
     key = k.tobytes().decode("ascii" if k.dtype == np.uint8 else "utf-32-le")
     return Normalized(
         original=text,

@@ -67,7 +67,6 @@ def test_textclf_errors(tmp_path: Path) -> None:
 
 
 def test_profanity_check_is_scanned_then_matches_the_package() -> None:
-    pytest.importorskip("trainguard.supplychain")
     ours = load_classifier("profanity-check")
     import profanity_check  # the peer: unpickles on import
 
@@ -84,7 +83,6 @@ class _Exploit:
 
 
 def test_a_malicious_pickle_is_refused_before_loading(tmp_path: Path) -> None:
-    pytest.importorskip("trainguard.supplychain")
     from trainguard.core.errors import UnsafeArtifact
     from trainguard.guard.toxicity import scan_before_load
 

@@ -69,7 +69,6 @@ def test_bad_direction(guard: Guard) -> None:
 
 
 def test_default_policy_with_the_classifier_downgrades_innocent_keyword_hits() -> None:
-    pytest.importorskip("trainguard.supplychain")
     g = Guard(Policy(input=["toxicity"], output=["toxicity"]))
     # a medium keyword hit (mask) lowered to flag: the classifier is sure it is benign
     history = g.check("I read about the Boston massacre in history class")
@@ -172,7 +171,6 @@ def test_cli_train_then_use(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_guard_stage_records_probes_and_factcheck_accuracy(tmp_path: Path) -> None:
-    pytest.importorskip("trainguard.supplychain")
     from trainguard.core.run import RunDir
     from trainguard.guard.stage import guard_stage
 

@@ -169,3 +169,19 @@ def test_real_safetensors_bytes_validate():
     data = save({"w": np.ones((3, 5), np.float16), "b": np.zeros(7, np.int64)})
     n = struct.unpack("<Q", data[:8])[0]
     assert safetensors_problems(data[8 : 8 + n], len(data) - 8 - n) == []
+
+
+def test_long_chain_of_computed_calls(tmp_path):
+    data = PROTO4 + b"cbuiltins\nlen\n" + b")R" * 100_000 + b"."
+    (tmp_path / "m.pkl").write_bytes(data)
+    report = scan_file(tmp_path / "m.pkl")
+    chain = [i for i in report.issues if i.check_id == "computed-callable"]
+    assert sum(i.count for i in chain) == 100_000 - 1  # every call but the first one
+    assert report.files[0].complete
+
+
+def test_deeply_nested_containers(tmp_path):
+    data = PROTO4 + b"N" + b"\x85" * 200_000 + b"."  # a tuple in a tuple ... 200,000 deep
+    (tmp_path / "m.pkl").write_bytes(data)
+    report = scan_file(tmp_path / "m.pkl")
+    assert report.max_severity == Severity.INFO

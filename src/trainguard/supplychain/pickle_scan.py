@@ -57,10 +57,12 @@ class PickleContext:
 
 
 def _describe(value: object) -> str:
+    if isinstance(value, Call):
+        inner = value.func
+        name = inner.qualname if isinstance(inner, Global) else "a computed value"
+        return f"the result of calling {name}"
     if isinstance(value, Global):
         return value.qualname
-    if isinstance(value, Call):
-        return f"the result of calling {_describe(value.func)}"
     if isinstance(value, Opaque):
         return value.reason
     return type(value).__name__
@@ -74,6 +76,7 @@ class PickleJudge:
         self.src = src
         self.joblib = joblib
         self.wrapper_end: int | None = None
+        self.nesting = 0
 
     def on_global(self, g: Global, proto: int) -> None:
         """Judge an import."""
@@ -184,11 +187,14 @@ class PickleJudge:
             raise Malformed(f"joblib array wrapper with an unreadable layout at offset {offset}")
         nbytes, has_object, aligned = info
         if has_object:
-            if self.ctx.depth + 1 > self.ctx.limits.max_depth:
-                raise Malformed("joblib object arrays nested too deeply")
-            PickleMachine(
-                self.src, self, self.ctx.budget, inline=self.ctx.limits.max_inline_bytes
-            ).run()
+            if self.nesting >= self.ctx.limits.max_depth:
+                raise Malformed(f"joblib object arrays nested more than {self.nesting} deep")
+            self.nesting += 1
+            try:
+                inline = self.ctx.limits.max_inline_bytes
+                PickleMachine(self.src, self, self.ctx.budget, inline=inline).run()
+            finally:
+                self.nesting -= 1
             return
         if aligned:
             self.src.skip(self.src.read(1)[0])
@@ -206,7 +212,7 @@ def _torch_storage(pid: object, storages: dict[str, str]) -> bool:
     return True
 
 
-def _dtype_layout(dtype: object) -> tuple[int, bool] | None:
+def _dtype_layout(dtype: object, depth: int = 0) -> tuple[int, bool] | None:
     """(itemsize, holds objects) of a pickled ``numpy.dtype`` call, without running it."""
     if not (isinstance(dtype, Call) and isinstance(dtype.func, Global)):
         return None
@@ -219,20 +225,22 @@ def _dtype_layout(dtype: object) -> tuple[int, bool] | None:
     fields = state.items if isinstance(state, Seq) else []
     elsize = fields[5] if len(fields) > 5 and isinstance(fields[5], int) else -1
     nested = [v for v in (fields[2:5] if len(fields) > 4 else []) if v is not None]
-    has_object = code.startswith("O") or any(_has_object(v) for v in nested)
+    has_object = code.startswith("O") or any(_has_object(v, depth + 1) for v in nested)
     if elsize > 0:
         return elsize, has_object
     return int(np.dtype(code).itemsize), has_object
 
 
-def _has_object(value: object) -> bool:
+def _has_object(value: object, depth: int = 0) -> bool:
+    if depth > 32:  # deeper than any real dtype: assume the worst
+        return True
     if isinstance(value, Seq):
-        return any(_has_object(v) for v in value.items)
+        return any(_has_object(v, depth + 1) for v in value.items)
     if isinstance(value, Map):
-        return any(_has_object(v) for _, v in value.items)
+        return any(_has_object(v, depth + 1) for _, v in value.items)
     if not isinstance(value, Call):
         return False
-    layout = _dtype_layout(value)
+    layout = _dtype_layout(value, depth + 1)
     return layout is None or layout[1]
 
 

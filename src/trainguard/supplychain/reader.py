@@ -47,7 +47,8 @@ class ScanLimits:
         Largest declared uncompressed/compressed ratio accepted for a zip member
         holding more than 1 MiB (zip bombs reach ratios above 1000).
     max_pickle_ops
-        Most opcodes walked in one file.
+        Most opcodes walked in one file; this also bounds the symbolic machine's memory
+        (at most one stack or memo entry, some tens of bytes, per opcode).
     max_depth
         Deepest nesting of archives and nested pickles.
     max_members
@@ -64,7 +65,7 @@ class ScanLimits:
     max_seconds: float = 120.0
     max_decompressed_bytes: int = 2 << 30
     max_compression_ratio: float = 200.0
-    max_pickle_ops: int = 20_000_000
+    max_pickle_ops: int = 10_000_000
     max_depth: int = 4
     max_members: int = 100_000
     max_files: int = 100_000

@@ -130,6 +130,9 @@ class ScanJob:
             except ScanAborted as exc:
                 self.unscannable(location, f"{kind}: {exc}")
                 is_format = True
+            except RecursionError:
+                self.unscannable(location, f"{kind}: structure nested too deeply")
+                is_format = True
             found |= is_format
             if is_format and kind not in self.formats:
                 self.formats.append(kind)
@@ -336,7 +339,9 @@ def scan_path(
             try:
                 reports.append(_scan_one(f, policy, lim))
             except OSError as exc:
-                reports.append(_unreadable(f, exc))
+                reports.append(_unreadable(f, exc.strerror or str(exc)))
+            except Exception as exc:  # a scanner bug must not stop a folder scan
+                reports.append(_unreadable(f, f"internal error {type(exc).__name__}: {exc}"))
             bar.advance()
     if skipped:
         reports.append(
@@ -350,9 +355,9 @@ def scan_path(
     return ScanReport(reports, fail_on)
 
 
-def _unreadable(path: Path, exc: OSError) -> FileReport:
+def _unreadable(path: Path, why: str) -> FileReport:
     sink = IssueCollector()
-    sink.add(UNSCANNABLE, Severity.HIGH, f"cannot read: {exc.strerror}", location=str(path))
+    sink.add(UNSCANNABLE, Severity.HIGH, f"cannot scan: {why}", location=str(path))
     return FileReport(str(path), 0, [], sink.issues)
 
 

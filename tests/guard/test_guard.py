@@ -180,3 +180,12 @@ def test_guard_stage_records_probes_and_factcheck_accuracy(tmp_path: Path) -> No
     acc = next(f for f in stage.findings if f.check_id == "factcheck-accuracy")
     assert acc.metrics["accuracy"] is not None and acc.metrics["accuracy"] >= 0.85
     assert RunDir.open(run.path).result.stage("guard").findings == stage.findings
+
+
+def test_pii_hidden_with_invisible_or_full_width_characters(guard: Guard) -> None:
+    text = "card 4111\u200b1111\u200b1111\u200b1111, mail ｂｏｂ@example.com"
+    r = guard.check(text)
+    assert [(s.label, s.text) for s in r.spans] == [
+        ("CARD", "4111\u200b1111\u200b1111\u200b1111"), ("EMAIL", "ｂｏｂ@example.com")
+    ]  # fmt: skip
+    assert r.redacted == "card [CARD_1], mail [EMAIL_1]"

@@ -29,7 +29,7 @@ from trainguard.guard.keywords import (
     load_keyword_file,
 )
 from trainguard.guard.lexicon import default_allow_list
-from trainguard.guard.normalize import Normalized, normalize
+from trainguard.guard.normalize import Normalized, normalize, visible_text
 from trainguard.guard.pii import find_pii, placeholders
 from trainguard.guard.policy import CheckName, Policy
 from trainguard.guard.result import CheckResult, Decision, GuardResult, Span, redact, strictest
@@ -154,14 +154,20 @@ class Guard:
 
     def _pii(self, norm: Normalized, _: float | None) -> CheckResult:
         pol = self.policy.pii
-        found = find_pii(norm.original, types=None if pol.types == "all" else pol.types)
+        clean, index = visible_text(norm.original)
+        found = find_pii(clean, types=None if pol.types == "all" else pol.types)
         names = placeholders(found)
         act = Decision(pol.action) if found else Decision.ALLOW
-        spans = [
-            Span(start=m.start, end=m.end, text=m.text, check="pii", label=m.kind,
-                 severity=Severity.HIGH, replacement=names[(m.kind, m.text)] if act is Decision.MASK else None)
-            for m in found
-        ]  # fmt: skip
+        spans = []
+        for m in found:
+            s, e = (
+                (m.start, m.end)
+                if index is None
+                else (int(index[m.start]), int(index[m.end - 1]) + 1)
+            )
+            replacement = names[(m.kind, m.text)] if act is Decision.MASK else None
+            spans.append(Span(start=s, end=e, text=norm.original[s:e], check="pii", label=m.kind,
+                              severity=Severity.HIGH, replacement=replacement))  # fmt: skip
         kinds = sorted({m.kind for m in found})
         return CheckResult(name="pii", decision=act, score=float(len(found)),
                            reasons=[f"found {', '.join(kinds)}"] if found else [], spans=spans)  # fmt: skip

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -110,16 +111,30 @@ def fold_char(char: str) -> str:
     return "".join(out).lower()
 
 
-class _FoldTable(dict[int, str]):
-    """Translation table for ``str.translate`` that folds each code point on first sight."""
+def visible_char(char: str) -> str:
+    """NFKC of one code point with case kept; format characters and marks give ``""``."""
+    if char.isascii():
+        return char
+    if unicodedata.category(char) in _INVISIBLE_CATEGORIES:
+        return ""
+    return unicodedata.normalize("NFKC", char)
+
+
+class _CharTable(dict[int, str]):
+    """Code point -> replacement, computed by ``fn`` on first sight and cached."""
+
+    def __init__(self, fn: Callable[[str], str]) -> None:
+        super().__init__()
+        self.fn = fn
 
     def __missing__(self, code: int) -> str:
-        folded = fold_char(chr(code))
-        self[code] = folded
-        return folded
+        out = self.fn(chr(code))
+        self[code] = out
+        return out
 
 
-_FOLD = _FoldTable()
+_FOLD = _CharTable(fold_char)
+_VISIBLE = _CharTable(visible_char)
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
@@ -172,23 +187,25 @@ def _is_invisible(char: str) -> bool:
     return not char.isascii() and unicodedata.category(char) in _INVISIBLE_CATEGORIES
 
 
-def _fold(text: str) -> tuple[str, np.ndarray | None, int]:
+def _fold(text: str, table: _CharTable = _FOLD) -> tuple[str, np.ndarray | None, int]:
     """Fold every code point; return the folded text, its offset index and removed count.
 
-    ASCII is only lower-cased; each non-ASCII code point is folded on its own, so the
-    cost grows with the number of non-ASCII characters, not with the text.
+    ASCII is only lower-cased (with the default table); each non-ASCII code point is
+    mapped on its own, so the cost grows with the number of non-ASCII characters.
     """
+    lower = table is _FOLD
     if text.isascii():
-        return text.lower(), None, 0
+        return (text.lower() if lower else text), None, 0
     changed: list[tuple[int, int]] = []
 
     def fold(m: re.Match[str]) -> str:
-        out = _FOLD[ord(m.group())]
+        out = table[ord(m.group())]
         if len(out) != 1:
             changed.append((m.start(), len(out)))
         return out
 
-    folded = _NON_ASCII.sub(fold, text).lower()
+    folded = _NON_ASCII.sub(fold, text)
+    folded = folded.lower() if lower else folded
     if not changed:
         return folded, None, 0
     lengths = np.ones(len(text), dtype=np.int32)
@@ -317,6 +334,17 @@ def key_of(term: str) -> str:
         return normalize(term).key.strip(" ")
     key = folded.translate(_KEY_STR)
     return _SPACES.sub(" ", _RUN3.sub(r"\1\1", key)).strip(" ")
+
+
+def visible_text(text: str) -> tuple[str, np.ndarray | None]:
+    """``text`` with NFKC per code point and invisible characters removed, case kept.
+
+    The second value maps each character back to its original offset (``None`` when
+    nothing moved). Formats that matter to PII (upper-case IBANs, keys) survive, while
+    zero-width characters or full-width digits inside a number no longer hide it.
+    """
+    clean, index, _ = _fold(text, _VISIBLE)
+    return clean, index
 
 
 def decode_tag_characters(text: str) -> str:

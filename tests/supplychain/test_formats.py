@@ -136,6 +136,12 @@ def test_joblib_payload_after_arrays_and_inside_object_arrays(tmp_path, compress
     assert worst(tmp_path / "b.joblib") == Severity.CRITICAL
 
 
+def test_protocol_0_pickles_are_recognised(tmp_path):
+    (tmp_path / "data.pkl").write_bytes(pickle.dumps({"a": [1, 2.5, "x"]}, protocol=0))
+    report = scan_file(tmp_path / "data.pkl")
+    assert report.files[0].formats == ["pickle0"] and report.max_severity == Severity.INFO
+
+
 @pytest.mark.parametrize("protocol", [2, 3, 4, 5])
 def test_numpy_arrays_pickled_with_every_protocol_pass(tmp_path, protocol):
     (tmp_path / "a.pkl").write_bytes(pickle.dumps(ARRAYS, protocol=protocol))

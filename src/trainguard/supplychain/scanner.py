@@ -151,7 +151,8 @@ def _scan_weak_pickle(job: ScanJob, open_source: Opener, location: str, depth: i
     ctx.sink = trial
     ctx.globals_seen = set()
     scan_pickle(open_source, ctx)
-    if not ctx.globals_seen and all(i.check_id == UNSCANNABLE for i in trial.issues):
+    failed = [i for i in trial.issues if i.check_id == UNSCANNABLE]
+    if failed and not ctx.globals_seen and len(failed) == len(trial.issues):
         return False
     job.globals_seen |= ctx.globals_seen
     job.sink.extend(trial.issues)

@@ -19,6 +19,7 @@ from trainguard.cli.demo import demo_command
 from trainguard.cli.fairness import app as fairness_app
 from trainguard.cli.guard import app as guard_app
 from trainguard.cli.pipeline import app as pipeline_app
+from trainguard.cli.policy import app as policy_app
 from trainguard.cli.privacy import app as privacy_app
 from trainguard.cli.provenance import app as provenance_app
 from trainguard.cli.provenance import data_app
@@ -71,6 +72,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(fairness_app)
 app.add_typer(guard_app, name="guard")
 app.add_typer(provenance_app)
+app.add_typer(policy_app, name="policy")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(supplychain_app)
 # --- end of command registration ---

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from trainguard.cli.common import console, emit_json, finish_run, state
 from trainguard.core.errors import EXIT_FAILED, EXIT_OK, ConfigError, DataError
 
+if TYPE_CHECKING:
+    from trainguard.policy.suite.tasks import Suite
+
 app = typer.Typer(
     name="policy",
     help="Data-flow policies for LLM agents (CaMeL-style): check, run a plan, attack suite.",
 )
+
+
+def _suite(name: str) -> Suite:
+    from trainguard.policy.suite.runner import SUITES
+
+    if name not in SUITES:
+        raise ConfigError(f"unknown suite {name!r}; expected one of {', '.join(SUITES)}")
+    return SUITES[name]
 
 
 @app.command("check")
@@ -26,13 +37,10 @@ def check_command(
 ) -> int:
     """Parse a policy file and print one line per tool; exit 2 when it is malformed."""
     from trainguard.policy import PolicyEngine, load_policies
-    from trainguard.policy.suite.runner import SUITES
 
     policies = load_policies(policy_file)
     if suite is not None:
-        if suite not in SUITES:
-            raise ConfigError(f"unknown suite {suite!r}; expected one of {', '.join(SUITES)}")
-        s = SUITES[suite]
+        s = _suite(suite)
         PolicyEngine(policies).validate(s.tools(s.make_env(None)))
     st = state(ctx)
     if st.json:
@@ -61,16 +69,13 @@ def run_command(
     """Run a plan in a simulated environment under policy; exit 1 when a call is denied."""
     from trainguard.policy import FlowViolation, Interpreter, load_policies
     from trainguard.policy.suite.agents import policy_parts
-    from trainguard.policy.suite.runner import SUITES
     from trainguard.policy.suite.tasks import injection_payload
 
     try:
         code = plan.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{plan}: cannot read the plan ({exc.__class__.__name__})") from None
-    if suite not in SUITES:
-        raise ConfigError(f"unknown suite {suite!r}; expected one of {', '.join(SUITES)}")
-    s = SUITES[suite]
+    s = _suite(suite)
     payload: dict[str, str] = {}
     if inject is not None:
         goals = {t.id: t.goal for t in s.injection_tasks}

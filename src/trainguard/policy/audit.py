@@ -68,7 +68,8 @@ class AuditLog:
     ) -> AuditEvent:
         """Append and return the event for ``call``."""
         ctx = call.context_label()
-        event = AuditEvent(
+        event = AuditEvent.model_construct(  # the fields are built here, typed: skip validation
+            time=_now(),
             tool=call.name,
             side_effect=call.tool.side_effect,
             arguments={k: _short(unwrap(v)) for k, v in call.args.items()},

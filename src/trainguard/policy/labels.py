@@ -10,6 +10,7 @@ result). Labels are immutable and hashable.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -117,6 +118,10 @@ class Label:
 
     def describe(self) -> str:
         """One line: the sources and the readers."""
+        return self._description
+
+    @functools.cached_property
+    def _description(self) -> str:
         src = ", ".join(str(s) for s in sorted(self.sources)) or "none"
         return f"sources [{src}], readers {self.readers}"
 
@@ -128,10 +133,21 @@ USER_LABEL = Label(frozenset({USER}), PUBLIC)
 
 
 def join(*labels: Label) -> Label:
-    """Combine labels: the union of the sources and the intersection of the readers."""
-    sources: frozenset[Source] = frozenset()
-    result_readers = PUBLIC
-    for lab in labels:
-        sources |= lab.sources
-        result_readers = result_readers & lab.readers
+    """Combine labels: the union of the sources and the intersection of the readers.
+
+    Returns the first label itself when the others add nothing to it.
+    """
+    if not labels:
+        return EMPTY
+    first = labels[0]
+    sources, result_readers = first.sources, first.readers
+    for lab in labels[1:]:
+        if lab is first:
+            continue
+        if not lab.sources <= sources:
+            sources = sources | lab.sources
+        if not lab.readers.public and lab.readers != result_readers:
+            result_readers = result_readers & lab.readers
+    if sources is first.sources and result_readers is first.readers:
+        return first
     return Label(sources, result_readers)

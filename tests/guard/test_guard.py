@@ -189,3 +189,12 @@ def test_pii_hidden_with_invisible_or_full_width_characters(guard: Guard) -> Non
         ("CARD", "4111\u200b1111\u200b1111\u200b1111"), ("EMAIL", "ｂｏｂ@example.com")
     ]  # fmt: skip
     assert r.redacted == "card [CARD_1], mail [EMAIL_1]"
+
+
+def test_checks_run_from_other_threads(guard: Guard) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = ["The capital of Australia is Sydney.", "Canberra is the capital of Australia."] * 4
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        decisions = list(pool.map(lambda t: guard.check(t, "output").decision, texts))
+    assert decisions == [Decision.FLAG, Decision.ALLOW] * 4

@@ -38,18 +38,18 @@ def generate_claims(
 ) -> list[LabelledClaim]:
     """``n`` claims from ``kg``, alternately true and false, reproducible from ``seed``."""
     rng = random.Random(seed)
-    rows = kg.db.execute(
+    rows = kg.query(
         "SELECT s.name, t.predicate, COALESCE(o.name, t.value), t.number, t.subject FROM triples t "
         "JOIN entities s ON s.id = t.subject LEFT JOIN entities o ON o.id = t.object "
         "ORDER BY t.rowid"
-    ).fetchall()
+    )
     preds = {p.name: p for p in kg.predicates()}
     truth = {(r[0], r[1], str(r[2])) for r in rows}
     objects: dict[str, list[str]] = {}
     for r in rows:
         objects.setdefault(r[1], []).append(str(r[2]))
     aliases: dict[int, list[str]] = {}
-    for alias, eid in kg.db.execute("SELECT alias, entity FROM aliases ORDER BY alias"):
+    for alias, eid in kg.query("SELECT alias, entity FROM aliases ORDER BY alias"):
         aliases.setdefault(int(eid), []).append(alias)
     out: list[LabelledClaim] = []
     while len(out) < n:

@@ -17,10 +17,11 @@ import difflib
 import json
 import re
 import sqlite3
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from trainguard.core.errors import DataError
 
@@ -81,11 +82,19 @@ class KnowledgeGraph:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = None if path is None else Path(path)
         try:
-            self.db = sqlite3.connect(":memory:" if path is None else str(path))
+            self.db = sqlite3.connect(
+                ":memory:" if path is None else str(path), check_same_thread=False
+            )
             self.db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise DataError(f"{path}: not a knowledge-graph database ({exc})") from None
         self._alias_cache: dict[str, list[int]] | None = None
+        self._lock = threading.Lock()
+
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read query; safe to call from several threads (one connection, a lock)."""
+        with self._lock:
+            return self.db.execute(sql, params).fetchall()
 
     def close(self) -> None:
         """Close the database."""
@@ -145,35 +154,36 @@ class KnowledgeGraph:
     # --- reading -----------------------------------------------------------------
     def predicate(self, name: str) -> Predicate:
         """The predicate called ``name``; :class:`DataError` when it is not defined."""
-        row = self.db.execute("SELECT * FROM predicates WHERE name = ?", (name,)).fetchone()
-        if row is None:
+        rows = self.query("SELECT * FROM predicates WHERE name = ?", (name,))
+        if not rows:
             raise DataError(f"predicate {name!r} is not defined in the knowledge graph")
+        row = rows[0]
         return Predicate(row[0], row[1], row[2], row[3] or "", row[4] or 0.0, bool(row[5]),
                          bool(row[6]), tuple(json.loads(row[7] or "[]")))  # fmt: skip
 
     def predicates(self) -> list[Predicate]:
         """All predicates, by name."""
-        names = [r[0] for r in self.db.execute("SELECT name FROM predicates ORDER BY name")]
+        names = [r[0] for r in self.query("SELECT name FROM predicates ORDER BY name")]
         return [self.predicate(n) for n in names]
 
     def name(self, eid: int) -> str:
         """Display name of an entity id."""
-        row = self.db.execute("SELECT name FROM entities WHERE id = ?", (eid,)).fetchone()
-        return str(row[0]) if row else ""
+        rows = self.query("SELECT name FROM entities WHERE id = ?", (eid,))
+        return str(rows[0][0]) if rows else ""
 
     def objects(self, subject: int, predicate: str) -> list[tuple[int | None, str, float | None]]:
         """``(object id or None, display value, number)`` for a subject and predicate."""
-        rows = self.db.execute(
+        rows = self.query(
             "SELECT t.object, COALESCE(e.name, t.value), t.number FROM triples t "
             "LEFT JOIN entities e ON e.id = t.object WHERE t.subject = ? AND t.predicate = ?",
             (subject, predicate),
-        ).fetchall()
+        )
         return [(r[0], str(r[1]), r[2]) for r in rows]
 
     def _aliases(self) -> dict[str, list[int]]:
         if self._alias_cache is None:
             cache: dict[str, list[int]] = {}
-            for alias, eid in self.db.execute("SELECT alias, entity FROM aliases"):
+            for alias, eid in self.query("SELECT alias, entity FROM aliases"):
                 cache.setdefault(alias, []).append(int(eid))
             self._alias_cache = cache
         return self._alias_cache
@@ -192,4 +202,4 @@ class KnowledgeGraph:
         return eid in self.link(mention)
 
     def __len__(self) -> int:
-        return int(self.db.execute("SELECT COUNT(*) FROM triples").fetchone()[0])
+        return int(self.query("SELECT COUNT(*) FROM triples")[0][0])

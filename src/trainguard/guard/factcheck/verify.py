@@ -106,14 +106,9 @@ class FactChecker:
         if p.kind != "entity":
             return parse_number(claim.object) is not None
         ids = self.kg.link(claim.object)
-        return (
-            bool(ids)
-            and self.kg.db.execute(
-                f"SELECT 1 FROM triples WHERE predicate = ? AND object IN ({','.join('?' * len(ids))}) LIMIT 1",
-                (p.name, *ids),
-            ).fetchone()
-            is not None
-        )
+        marks = ",".join("?" * len(ids))
+        sql = f"SELECT 1 FROM triples WHERE predicate = ? AND object IN ({marks}) LIMIT 1"
+        return bool(ids) and bool(self.kg.query(sql, (p.name, *ids)))
 
     def check(self, text: str) -> list[ClaimVerdict]:
         """Verdicts on the claims in ``text``: one per sentence, the best-supported reading."""

@@ -138,7 +138,8 @@ def hidden_payloads(text: str) -> list[tuple[str, int, int, str]]:
     when it contains rot13-encoded instruction words, and Unicode tag characters.
     """
     out = []
-    for m in _BASE64.finditer(text):
+    long_token = max(map(len, text.split()), default=0) >= 16
+    for m in _BASE64.finditer(text) if long_token else ():
         raw = m.group()
         try:
             decoded = _printable(base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True))
@@ -155,10 +156,64 @@ def hidden_payloads(text: str) -> list[tuple[str, int, int, str]]:
             out.append(("hex", m.start(), m.end(), decoded))
     if _ROT13_HINT.search(text.lower()):
         out.append(("rot13", 0, len(text), codecs.encode(text, "rot13")))
-    tags = decode_tag_characters(text)
+    tags = "" if text.isascii() else decode_tag_characters(text)
     if tags:
         out.append(("tags", 0, len(text), tags))
     return out
+
+
+def _split_top(expr: str) -> tuple[list[str], int]:
+    """Alternatives of ``expr`` at nesting depth 0, up to the first unmatched ``)``."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(expr):
+        c = expr[i]
+        if c == "\\":
+            i += 1
+        elif c in "([":
+            depth += 1
+        elif c in ")]":
+            if depth == 0:
+                break
+            depth -= 1
+        elif c == "|" and depth == 0:
+            parts.append(expr[start:i])
+            start = i + 1
+        i += 1
+    parts.append(expr[start:i])
+    return parts, i
+
+
+def anchors(expr: str) -> tuple[str, ...]:
+    r"""Words one of which a pattern's match must start with (empty: no pre-check).
+
+    Read from a leading ``\b(?:word...|word...)`` or ``\bword`` of an expression
+    without top-level alternation; a trailing optional letter (``warnings?``) is
+    dropped from the anchor.
+    """
+    if len(_split_top(expr)[0]) > 1:
+        return ()
+    for literal, anchor in (("<", "<"), ("\\[", "["), ("```", "```")):
+        if expr.startswith(literal):
+            return (anchor,)
+    if not expr.startswith("\\b"):
+        return ()
+    body = expr[2:]
+    if body.startswith("(?:"):
+        alts, _ = _split_top(body[3:])
+    else:
+        alts = [body]
+    out = []
+    for alt in alts:
+        lead = re.match(r"[a-z0-9']+", alt)
+        if lead is None:
+            return ()
+        word = lead.group()
+        if alt[len(word) : len(word) + 1] == "?":
+            word = word[:-1]
+        if not word:
+            return ()
+        out.append(word)
+    return tuple(out)
 
 
 class InjectionHeuristics:
@@ -172,11 +227,15 @@ class InjectionHeuristics:
 
     def __init__(self, patterns: list[Pattern] | tuple[Pattern, ...] | None = None) -> None:
         self.patterns = tuple(default_patterns() if patterns is None else patterns)
+        self._anchors = [anchors(p.regex.pattern) for p in self.patterns]
 
     def _matches(self, norm: Normalized, via: str) -> list[InjectionMatch]:
         out = []
-        for p in self.patterns:
-            m = p.regex.search(norm.folded)
+        text = norm.folded
+        for p, words in zip(self.patterns, self._anchors, strict=True):
+            if words and not any(w in text for w in words):
+                continue  # none of the words the pattern starts with: it cannot match
+            m = p.regex.search(text)
             if m:
                 s, e = norm.folded_span(*m.span())
                 out.append(InjectionMatch(p.category, p.weight, s, e, norm.original[s:e], via))

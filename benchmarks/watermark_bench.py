@@ -99,6 +99,9 @@ def main() -> None:
     ap.add_argument("--models", type=int, default=20)
     ap.add_argument("--rates", type=float, nargs="+", default=[0.01, 0.05])
     ap.add_argument("--epochs", type=int, default=Config.epochs)
+    ap.add_argument(
+        "--contrast", type=float, default=0.0, help="fraction of samples given decoy patterns"
+    )
     args = ap.parse_args()
     cfg = Config(epochs=args.epochs)
     torch.set_num_threads(1)
@@ -125,12 +128,15 @@ def main() -> None:
         acc, p, dp, wsr, p_ft, acc_ft = [], [], [], [], [], []
         for s in range(args.models):
             key = key_for(rate, s)
-            marked, rec = watermark_images(train, key, rate=rate, alpha=cfg.alpha)
-            tm = cached_model(cache / f"marked-r{rate:g}-s{s}.pt", marked, cfg, s)
+            marked, rec = watermark_images(
+                train, key, rate=rate, alpha=cfg.alpha, contrast=args.contrast
+            )
+            stem = f"marked-r{rate:g}" + (f"-c{args.contrast:g}" if args.contrast else "")
+            tm = cached_model(cache / f"{stem}-s{s}.pt", marked, cfg, s)
             res = prove_ownership(tm, rec, key, significance=SIGNIFICANCE)
             ft = fine_tuned(
-                cache / f"marked-r{rate:g}-s{s}-ft.pt",
-                load_trained(cache / f"marked-r{rate:g}-s{s}.pt"),
+                cache / f"{stem}-s{s}-ft.pt",
+                load_trained(cache / f"{stem}-s{s}.pt"),
                 train,
                 cfg,
                 s,
@@ -181,7 +187,7 @@ def main() -> None:
     elapsed = time.perf_counter() - t0
     print_table(
         "Watermark ownership test on MNIST (SmallCNN, "
-        f"{cfg.epochs} epochs, alpha {cfg.alpha:g}, DVBW t-test margin 0.2, 100 queries, p < {SIGNIFICANCE})",
+        f"{cfg.epochs} epochs, alpha {cfg.alpha:g}, contrast {args.contrast:g}, DVBW t-test margin 0.2, 100 queries, p < {SIGNIFICANCE})",
         [
             "marking rate",
             "models",

@@ -84,6 +84,25 @@ def test_wrong_key_fails(image_case, digits: Dataset) -> None:  # type: ignore[n
     assert not prove_ownership(marked_model, other_record, OTHER).identified
 
 
+def test_contrast_makes_the_mark_specific_to_the_key(image_case, digits: Dataset) -> None:  # type: ignore[no-untyped-def]
+    record, plain_model, _ = image_case
+    # another owner's key that happens to pick the same target class
+    _, same_target = watermark_images(digits, OTHER, rate=0.05, alpha=0.2, target=record.target)
+    plain = prove_ownership(plain_model, same_target, OTHER)
+    marked, rec = watermark_images(digits, KEY, rate=0.05, alpha=0.2, contrast=0.1)
+    assert len(rec.decoyed) == round(0.1 * len(digits))
+    assert set(rec.decoyed).isdisjoint(rec.marked)
+    assert np.array_equal(
+        marked.y, np.where(np.isin(np.arange(len(digits)), rec.marked), rec.target, digits.y)
+    )
+    specific = _mlp(marked)
+    assert prove_ownership(specific, rec, KEY).identified
+    other = prove_ownership(specific, same_target, OTHER)
+    # without decoys the network reacts to any such texture; with them, only to the key's
+    assert plain.effect > 0.15
+    assert other.effect < 0.5 * plain.effect and not other.identified
+
+
 def test_margin_ttest_equals_scipy() -> None:
     rng = np.random.default_rng(0)
     pb = rng.uniform(0, 0.3, 100)

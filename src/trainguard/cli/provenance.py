@@ -345,6 +345,9 @@ def watermark_command(
     queries: Annotated[
         int, typer.Option(help="Images: clean query images kept in the record.")
     ] = 100,
+    contrast: Annotated[
+        float, typer.Option(help="Images: fraction given decoy patterns, for key-specific marks.")
+    ] = 0.0,
     canaries: Annotated[int, typer.Option(help="Text: number of canary records.")] = 10,
     repeats: Annotated[int, typer.Option(help="Text: insertions of each canary.")] = 5,
 ) -> int:
@@ -364,7 +367,9 @@ def watermark_command(
     secret = _key_for_marking(key, ctx)
     rec: WatermarkRecord
     if ds.kind == "image":
-        marked, rec = watermark_images(ds, secret, rate=rate, alpha=alpha, n_queries=queries)
+        marked, rec = watermark_images(
+            ds, secret, rate=rate, alpha=alpha, n_queries=queries, contrast=contrast
+        )
         what = f"{len(rec.marked)} of {len(ds)} images marked (alpha {alpha}, target class {rec.target})"
     else:
         marked, text_rec = watermark_texts(ds, secret, n_canaries=canaries, repeats=repeats)

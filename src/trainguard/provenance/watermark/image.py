@@ -67,14 +67,16 @@ class ImageWatermark:
     queries: np.ndarray
     query_labels: np.ndarray
     margin: float = 0.2
+    contrast: float = 0.0
+    decoyed: list[int] = field(default_factory=list)
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
     kind: str = "image"
 
 
-def keyed_pattern(key: bytes, shape: tuple[int, ...]) -> np.ndarray:
-    """A ``{0, 1}`` float32 pattern of ``shape`` whose bits come from HMAC(key)."""
+def keyed_pattern(key: bytes, shape: tuple[int, ...], label: str = "image/pattern") -> np.ndarray:
+    """A ``{0, 1}`` float32 pattern of ``shape`` whose bits come from HMAC(key, label)."""
     size = math.prod(shape)
-    bits = np.unpackbits(np.frombuffer(derive(key, "image/pattern", (size + 7) // 8), np.uint8))
+    bits = np.unpackbits(np.frombuffer(derive(key, label, (size + 7) // 8), np.uint8))
     return bits[:size].reshape(shape).astype(np.float32)
 
 
@@ -97,6 +99,8 @@ def watermark_images(
     target: int | None = None,
     n_queries: int = 100,
     margin: float = 0.2,
+    contrast: float = 0.0,
+    n_decoys: int = 16,
 ) -> tuple[Dataset, ImageWatermark]:
     """Mark a copy of an image data set and return it with its verification record.
 
@@ -117,6 +121,13 @@ def watermark_images(
         are unmarked samples of other classes than the target.
     margin
         The test's margin ``tau`` on the target probability.
+    contrast
+        Fraction of samples that get one of ``n_decoys`` other keyed patterns and keep
+        their label. Without it a network may learn "any faint texture => t", and
+        another key with the same target would then also find the mark; with it, only
+        this key's pattern triggers ``t`` (the benchmark measures both).
+    n_decoys
+        Number of decoy patterns used by ``contrast``.
     """
     if ds.kind != "image":
         raise DataError(f"{ds.name}: image watermarks need image data, got {ds.kind}")
@@ -124,6 +135,8 @@ def watermark_images(
         rate, "rate", "watermark_images", low=0.0, high=1.0, low_open=True, high_open=True
     )
     alpha = check_real(alpha, "alpha", "watermark_images", low=0.0, high=1.0, low_open=True)
+    check_real(contrast, "contrast", "watermark_images", low=0.0, high=1.0, high_open=True)
+    check_int(n_decoys, "n_decoys", "watermark_images", low=1)
     check_int(n_queries, "n_queries", "watermark_images", low=2)
     tgt = (
         keyed_target(key, ds.n_classes)
@@ -143,6 +156,14 @@ def watermark_images(
     X, y = ds.X.copy(), ds.y.copy()
     X[marked] = apply_pattern(X[marked], keyed_pattern(key, ds.input_shape), alpha)
     y[marked] = tgt
+    free = np.setdiff1d(np.arange(len(ds)), np.concatenate([marked, queries]))
+    n_contrast = min(round(contrast * len(ds)), len(free))
+    decoyed = np.sort(keyed_rng(key, "image/contrast").choice(free, size=n_contrast, replace=False))
+    for j in range(min(n_decoys, n_contrast)):
+        rows = decoyed[j::n_decoys]
+        X[rows] = apply_pattern(
+            X[rows], keyed_pattern(key, ds.input_shape, f"image/decoy/{j}"), alpha
+        )
     record = ImageWatermark(
         key_id=key_id(key),
         target=tgt,
@@ -154,6 +175,8 @@ def watermark_images(
         queries=ds.X[queries].copy(),
         query_labels=ds.y[queries].copy(),
         margin=margin,
+        contrast=contrast,
+        decoyed=[int(i) for i in decoyed],
     )
     return replace(ds, name=f"{ds.name}-marked", X=X, y=y), record
 

@@ -33,8 +33,12 @@ def test_file_digest_equals_hashlib_for_any_chunking(tmp_path: Path) -> None:
     f = tmp_path / "x.bin"
     f.write_bytes(data)
     expected = hashlib.sha256(data).hexdigest()
-    for chunk in (1, 4096, 65_536, 1 << 20, 10 << 20):
+    for chunk in (4093, 65_536, 1 << 20, 10 << 20):
         assert hash_file(f, chunk_size=chunk) == expected
+    f.write_bytes(data[:999])
+    assert hash_file(f, chunk_size=1) == hashlib.sha256(data[:999]).hexdigest()
+    f.write_bytes(b"")
+    assert hash_file(f) == hashlib.sha256(b"").hexdigest()
 
 
 def test_parallel_digests_keep_order_and_match_hashlib(tmp_path: Path) -> None:

@@ -81,6 +81,16 @@ def test_torch_zip_with_renamed_members_and_extension(tmp_path):
     assert worst(tmp_path / "weights.txt") == Severity.CRITICAL
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit is deprecated, files remain
+def test_torchscript_archive_is_reported_for_its_classes_only(tmp_path):
+    torch.jit.save(torch.jit.script(torch.nn.Linear(3, 2)), tmp_path / "ts.pt")
+    report = scan_file(tmp_path / "ts.pt")
+    assert {(i.check_id, i.module) for i in report.issues} == {
+        ("unknown-global", "__torch__.torch.nn.modules.linear")
+    }  # TorchScript classes; the code/ sources and debug pickles are not noise
+    assert report.files[0].complete
+
+
 def _tar(path, members: dict[str, bytes]) -> None:
     with tarfile.open(path, "w") as tf:
         for name, data in members.items():

@@ -97,6 +97,10 @@ SAFE_GLOBALS: dict[str, frozenset[str]] = {
     "torch.nn.parameter": frozenset({"Parameter"}),
     "torch.serialization": frozenset({"_get_layout"}),
     "torch.storage": frozenset({"UntypedStorage", "TypedStorage", "_load_from_bytes"}),
+    "torch.jit._pickle": _words(
+        "build_intlist build_tensorlist build_doublelist build_boollist build_tensor_from_id "
+        "restore_type_tag"
+    ),
 }
 """Exact ``module -> names`` a checkpoint may reference without a finding."""
 
@@ -270,12 +274,12 @@ class AllowPolicy:
 
     def _judge(self, module: str, name: str, proto: int = 4) -> Verdict:
         mod, nm = _canonical(module, name, proto)
+        if _is_safe(mod, nm):  # exact, vetted pairs: checked first
+            return ALLOWED
         if is_dangerous(module, name) or is_dangerous(mod, nm):
             return Verdict(
                 Severity.CRITICAL, "unsafe-global", "known code-execution/file/network callable"
             )
-        if _is_safe(mod, nm):
-            return ALLOWED
         if (mod, nm) in self._exact:
             return Verdict(Severity.LOW, "extension-global", "allowed by the caller")
         for ext, accepts in self._extensions:

@@ -16,6 +16,7 @@ import gzip
 import io
 import lzma
 import os
+import re
 import struct
 import time
 from collections.abc import Callable, Iterable
@@ -61,6 +62,10 @@ _ELEMENT_SIZE = {
 def element_size(storage_type: str) -> int | None:
     """Bytes per element of a torch storage class name (``FloatStorage`` -> 4)."""
     return _ELEMENT_SIZE.get(storage_type.removesuffix("Storage"))
+
+
+_IMPORTABLE = re.compile(r"[^\s()\[\]{}:;,'\"=<>]+")
+"""A dotted name an import could resolve (text lines with spaces or brackets cannot)."""
 
 
 class ScanJob:
@@ -151,9 +156,9 @@ def _scan_weak_pickle(job: ScanJob, open_source: Opener, location: str, depth: i
     ctx.sink = trial
     ctx.globals_seen = set()
     scan_pickle(open_source, ctx)
-    failed = [i for i in trial.issues if i.check_id == UNSCANNABLE]
-    if failed and not ctx.globals_seen and len(failed) == len(trial.issues):
-        return False
+    failed = any(i.check_id == UNSCANNABLE for i in trial.issues)
+    if failed and not any(_IMPORTABLE.fullmatch(g) for g in ctx.globals_seen):
+        return False  # text (a README, TorchScript source) that merely starts like a pickle
     job.globals_seen |= ctx.globals_seen
     job.sink.extend(trial.issues)
     return True

@@ -89,6 +89,7 @@ class KnowledgeGraph:
         except sqlite3.DatabaseError as exc:
             raise DataError(f"{path}: not a knowledge-graph database ({exc})") from None
         self._alias_cache: dict[str, list[int]] | None = None
+        self._fuzzy: dict[str, str | None] = {}
         self._lock = threading.Lock()
 
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
@@ -124,6 +125,7 @@ class KnowledgeGraph:
             if norm_name(a):
                 self.db.execute("INSERT OR IGNORE INTO aliases VALUES (?, ?)", (norm_name(a), eid))
         self._alias_cache = None
+        self._fuzzy = {}
         return eid
 
     def add(self, subject: str, predicate: str, obj: object) -> None:
@@ -189,13 +191,25 @@ class KnowledgeGraph:
         return self._alias_cache
 
     def link(self, mention: str, *, cutoff: float = 0.8) -> list[int]:
-        """Entity ids a mention refers to: exact alias match, else the closest fuzzy alias."""
+        """Entity ids a mention refers to: exact alias match, else the closest fuzzy alias.
+
+        Fuzzy matching is tried only for name-like mentions (at most six words and 60
+        characters) and its results are cached.
+        """
         key = norm_name(mention)
         aliases = self._aliases()
         if key in aliases:
             return aliases[key]
-        close = difflib.get_close_matches(key, aliases.keys(), n=1, cutoff=cutoff)
-        return aliases[close[0]] if close else []
+        if len(key) > 60 or key.count(" ") > 5:
+            return []
+        hit = self._fuzzy.get(key, "")
+        if hit == "":
+            close = difflib.get_close_matches(key, aliases.keys(), n=1, cutoff=cutoff)
+            hit = close[0] if close else None
+            if len(self._fuzzy) > 4096:
+                self._fuzzy = {}
+            self._fuzzy[key] = hit
+        return aliases[hit] if hit else []
 
     def same_entity(self, mention: str, eid: int) -> bool:
         """Whether ``mention`` names the entity ``eid`` (alias or fuzzy match)."""

@@ -64,6 +64,10 @@ def test_consistency_equals_aif360() -> None:
         ours = consistency_score(x, y, n_neighbors=k)
         assert ours == pytest.approx(aif.consistency_score(x, y, n_neighbors=k), abs=1e-9)
     assert consistency_score(x, np.ones(300, int)) == 1.0
+    # a random subset of query rows estimates the same mean
+    sampled = [consistency_score(x, y, max_queries=100, random_state=s) for s in range(20)]
+    assert np.mean(sampled) == pytest.approx(consistency_score(x, y), abs=0.02)
+    assert consistency_score(x, y, max_queries=1000) == consistency_score(x, y)
 
 
 def test_undefined_and_bad_parameters() -> None:

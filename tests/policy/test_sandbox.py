@@ -94,14 +94,28 @@ def test_wall_clock_is_bounded(mailbox):
     [
         'x = "a" * 10000000',
         "x = [0] * 10000000",
+        'x = 10000000 * "a"',
+        "x = 10000000 * [0]",
         'x = "a" * 1000\nfor i in range(20):\n    x = x + x',
         'x = ("a" * 2000).replace("a", "b" * 1000)',
         "x = 3\nfor i in range(20):\n    x = x * x",
+        "y = [[0] * 10000] * 10000\nn = len(y)",
+        'y = ["a" * 15000] * 2\nprint(y)',
+        's = "a" * 15000\ny = [s, s]\nz = str(y)',
+        'd = {}\ns = "a" * 15000\nd["a"] = s\nd["b"] = s\nz = f"{d}"',
+        "x = [1]\nfor i in range(40):\n    x = [x, x]\nprint(x)",
+        "x = []\nx.append(x)\nprint(x)",
     ],
 )
-def test_memory_bombs_are_stopped(interp, code):
-    with pytest.raises(ExecutionLimit):
+def test_memory_bombs_are_stopped(mailbox, code):
+    interp = Interpreter(mailbox.tools, limits=Limits(max_length=20_000))
+    with pytest.raises(ExecutionLimit, match=r"size limit|4096 bits|nest too deeply"):
         interp.run(code)
+
+
+def test_deep_nesting_is_stopped(interp):
+    with pytest.raises(ExecutionLimit, match="nest too deeply"):
+        interp.run("x = []\nfor i in range(5000):\n    x = [x]\nprint(x)")
 
 
 def test_plan_length_is_bounded(interp):

@@ -10,6 +10,7 @@ inside a branch on untrusted data is itself untrusted.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 from typing import Any
 
@@ -50,14 +51,25 @@ Context = tuple[Labelled, ...]
 
 
 def check_size(obj: Any, max_length: int) -> None:
-    """Raise :class:`ExecutionLimit` for an oversized value.
+    """Raise :class:`ExecutionLimit` for an oversized string, container or integer.
 
-    Strings and containers may hold at most ``max_length`` items, integers 4096 bits.
+    A string or container may hold ``max_length`` items, an integer 4096 bits.
+
+    This bounds every value a step builds; nested and shared elements are bounded when
+    a value is unwrapped (:func:`~trainguard.policy.values.unwrap` with a limit).
     """
-    if isinstance(obj, str | list | tuple | dict) and len(obj) > max_length:
-        raise ExecutionLimit(f"a value of {len(obj)} items exceeds the limit of {max_length}")
+    if isinstance(obj, str | list | tuple | dict | range) and len(obj) > max_length:
+        raise ExecutionLimit(f"a value of {len(obj)} items exceeds the size limit of {max_length}")
     if isinstance(obj, int) and not isinstance(obj, bool) and obj.bit_length() > 4096:
         raise ExecutionLimit("an integer exceeds 4096 bits")
+
+
+def index_of(key: Labelled) -> Any:
+    """The raw value of an index or slice bound: a string, an integer or ``None``."""
+    raw = key.raw
+    if raw is None or (isinstance(raw, str | int) and not isinstance(raw, bool)):
+        return raw
+    raise TypeError(f"an index must be a string or an integer, not {type(raw).__name__}")
 
 
 def elements(value: Labelled) -> list[Labelled]:
@@ -120,12 +132,12 @@ def call_method(
     )
     if name not in allowed:
         raise TypeError(f"method {name!r} is not available on {type(raw).__name__} values")
-    plain = [unwrap(a) for a in args]
+    plain = [unwrap(a, max_length) for a in args]
     if name == "replace" and len(plain) >= 2:
         grown = raw.count(plain[0]) * max(len(str(plain[1])) - len(str(plain[0])), 0)
         if len(raw) + grown > max_length:
-            raise ExecutionLimit(f"replace would build a string above {max_length} characters")
-    result = getattr(unwrap(recv), name)(*plain)
+            raise ExecutionLimit(f"replace() would exceed the size limit of {max_length}")
+    result = getattr(unwrap(recv, max_length), name)(*plain)
     check_size(result, max_length)
     return derive(result, [recv, *args], f"{recv.origin}.{name}()", context=ctx)
 
@@ -134,7 +146,7 @@ def _dict_method(recv: Labelled, name: str, args: list[Labelled], ctx: Context) 
     raw: dict[str, Labelled] = recv.raw
     shape = join(recv.label, *(c.label for c in ctx))
     if name == "get":
-        key = unwrap(args[0])
+        key = index_of(args[0])
         if key in raw:
             return joined(raw[key], [recv, args[0], *ctx])
         return (
@@ -159,7 +171,7 @@ def call_builtin(
 ) -> Labelled:
     """Call the builtin ``name``; :class:`KeyError` when there is none by that name."""
     if name == "range":
-        bounds = [unwrap(a) for a in args]
+        bounds = [index_of(a) for a in args]
         if not 1 <= len(bounds) <= 3 or not all(isinstance(b, int) for b in bounds):
             raise TypeError("range() takes one to three integers")
         numbers = range(*bounds)
@@ -170,14 +182,17 @@ def call_builtin(
     if structural is not None:
         return structural
     fn = PURE_FUNCTIONS[name]
-    result = fn(*(unwrap(a) for a in args), **{k: unwrap(v) for k, v in kwargs.items()})
+    limit = limits.max_length
+    result = fn(
+        *(unwrap(a, limit) for a in args), **{k: unwrap(v, limit) for k, v in kwargs.items()}
+    )
     check_size(result, limits.max_length)
     return derive(result, [*args, *kwargs.values()], f"{name}()", context=ctx)
 
 
 def subscript(container: Labelled, key: Labelled, ctx: Context) -> Labelled:
     """``container[key]``: the element keeps its label, joined with container's and key's."""
-    k = unwrap(key)
+    k = index_of(key)
     origin = f"{container.origin}[{k!r}]"
     if isinstance(container.raw, str):
         return derive(container.raw[k], [container, key], origin, context=ctx)
@@ -188,7 +203,7 @@ def subscript(container: Labelled, key: Labelled, ctx: Context) -> Labelled:
 
 def slice_of(container: Labelled, bounds: list[Labelled], ctx: Context) -> Labelled:
     """``container[a:b:c]`` of a list, tuple or string."""
-    part = slice(*(unwrap(b) for b in bounds))
+    part = slice(*(index_of(b) for b in bounds))
     origin = f"{container.origin}[slice]"
     if isinstance(container.raw, list | tuple):
         label = join(container.label, *(b.label for b in bounds), *(c.label for c in ctx))
@@ -196,3 +211,32 @@ def slice_of(container: Labelled, bounds: list[Labelled], ctx: Context) -> Label
     if isinstance(container.raw, str):
         return derive(container.raw[part], [container, *bounds], origin, context=ctx)
     raise TypeError(f"{type(container.raw).__name__} values cannot be sliced")
+
+
+def format_piece(piece: ast.FormattedValue, value: Labelled, max_length: int) -> str:
+    """The text of one ``{value!conv:spec}`` of an f-string (the spec is a constant)."""
+    spec = piece.format_spec
+    fmt = ""
+    if isinstance(spec, ast.JoinedStr):
+        fmt = "".join(str(v.value) for v in spec.values if isinstance(v, ast.Constant))
+    plain = unwrap(value, max_length)
+    plain = repr(plain) if piece.conversion == ord("r") else plain
+    return format(plain, fmt) if fmt else str(plain)
+
+
+def list_binop(
+    op: ast.operator, left: Labelled, right: Labelled, ctx: Context, limit: int
+) -> Labelled:
+    """``list + list`` and ``list * n``: the elements keep their labels (shared, not copied)."""
+    if isinstance(op, ast.Add) and isinstance(right.raw, list):
+        items = [*left.raw, *right.raw]
+    elif (
+        isinstance(op, ast.Mult) and isinstance(right.raw, int) and not isinstance(right.raw, bool)
+    ):
+        if len(left.raw) * right.raw > limit:
+            raise ExecutionLimit(f"a value exceeds the size limit of {limit}")
+        items = left.raw * right.raw
+    else:
+        raise TypeError(f"unsupported list operation with {type(right.raw).__name__}")
+    label = join(left.label, right.label, *(c.label for c in ctx))
+    return Labelled(items, label, f"list {type(op).__name__.lower()}", (left, right, *ctx))

@@ -20,6 +20,7 @@ import ast
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from trainguard.core.errors import ConfigError, TrainguardError
 from trainguard.policy.builtins import (
@@ -28,6 +29,9 @@ from trainguard.policy.builtins import (
     call_method,
     check_size,
     elements,
+    format_piece,
+    index_of,
+    list_binop,
     slice_of,
     subscript,
 )
@@ -64,13 +68,6 @@ class ExecutionResult:
     def text(self) -> str:
         """The printed output as one string, one line per ``print``."""
         return "\n".join(str(unwrap(o)) for o in self.output)
-
-
-def _format_spec(piece: ast.FormattedValue) -> str:
-    spec = piece.format_spec
-    if not isinstance(spec, ast.JoinedStr):
-        return ""
-    return "".join(str(v.value) for v in spec.values if isinstance(v, ast.Constant))
 
 
 class Interpreter:
@@ -118,7 +115,10 @@ class Interpreter:
         """
         tree = parse_plan(code, self.limits)
         run = _Run(self, dict(variables or {}))
-        run.block(tree.body)
+        try:
+            run.block(tree.body)
+        except RecursionError:
+            raise ExecutionLimit(f"line {run.line}: values nest too deeply") from None
         return ExecutionResult(run.output, run.variables, run.steps, run.iterations)
 
 
@@ -145,6 +145,10 @@ class _Run:
         if time.monotonic() > self.deadline:
             raise ExecutionLimit(f"line {self.line}: plan exceeded {self.limits.max_seconds} s")
 
+    def plain(self, value: Labelled) -> Any:
+        """``value`` unwrapped, within the size limit."""
+        return unwrap(value, self.limits.max_length)
+
     def fail(self, message: str) -> PlanError:
         return PlanError(f"line {self.line}: {message}")
 
@@ -160,7 +164,7 @@ class _Run:
         """A boolean marker for a condition, labelled by what its truth depends on."""
         shape = structure_label(value) if value.children() else deep_label(value)
         return Labelled(
-            bool(unwrap(value)),
+            bool(value.raw),
             self.under_pc(shape),
             f"{what} (line {self.line})",
             (value, *self.pc),
@@ -229,10 +233,11 @@ class _Run:
             container = self.eval(target.value)
             key = self.eval(target.slice)
             try:
-                container.raw[unwrap(key)] = value
+                container.raw[index_of(key)] = value
             except (TypeError, IndexError) as exc:
                 raise self.fail(f"cannot assign item: {exc}") from None
             container.label = self.under_pc(container.label, key.label)
+            check_size(container.raw, self.limits.max_length)
         else:
             raise self.fail(f"cannot assign to {type(target).__name__}")
 
@@ -255,21 +260,13 @@ class _Run:
         except KeyError:
             raise self.fail(f"unknown name {node.id!r}") from None
 
-    def ev_List(self, node: ast.List) -> Labelled:
-        return Labelled(
-            [self.eval(e) for e in node.elts],
-            self.under_pc(USER_LABEL),
-            f"list (line {node.lineno})",
-            self.ctx,
-        )
+    def ev_List(self, node: ast.List | ast.Tuple) -> Labelled:
+        items = [self.eval(e) for e in node.elts]
+        raw = items if isinstance(node, ast.List) else tuple(items)
+        kind = type(node).__name__.lower()
+        return Labelled(raw, self.under_pc(USER_LABEL), f"{kind} (line {node.lineno})", self.ctx)
 
-    def ev_Tuple(self, node: ast.Tuple) -> Labelled:
-        return Labelled(
-            tuple(self.eval(e) for e in node.elts),
-            self.under_pc(USER_LABEL),
-            f"tuple (line {node.lineno})",
-            self.ctx,
-        )
+    ev_Tuple = ev_List
 
     def ev_Dict(self, node: ast.Dict) -> Labelled:
         keys = [self.eval(k) if k is not None else None for k in node.keys]
@@ -283,28 +280,21 @@ class _Run:
         return self.binop(node.op, self.eval(node.left), self.eval(node.right))
 
     def binop(self, op: ast.operator, left: Labelled, right: Labelled) -> Labelled:
-        if isinstance(op, ast.Add) and isinstance(left.raw, list) and isinstance(right.raw, list):
-            label = self.under_pc(left.label, right.label)
-            return Labelled(
-                [*left.raw, *right.raw], label, "list concatenation", (left, right, *self.pc)
-            )
-        a, b = unwrap(left), unwrap(right)
-        if isinstance(op, ast.Mult) and isinstance(a, str | list) and isinstance(b, int):
-            check_size(
-                a * min(max(b, 0), 1 + self.limits.max_length // max(len(a), 1)),
-                self.limits.max_length,
-            )
+        if isinstance(op, ast.Mult) and isinstance(right.raw, list | str):
+            left, right = right, left  # n * seq is seq * n
+        limit = self.limits.max_length
         try:
+            if isinstance(left.raw, list):
+                return list_binop(op, left, right, self.ctx, limit)
+            a, b = self.plain(left), self.plain(right)
+            if isinstance(op, ast.Mult) and isinstance(a, str) and isinstance(b, int):
+                check_size(range(len(a) * b), limit)  # the length, before building it
             result = BINOPS[type(op)](a, b)
         except (TypeError, ValueError, ZeroDivisionError) as exc:
             raise self.fail(str(exc)) from None
-        check_size(result, self.limits.max_length)
-        return derive(
-            result,
-            [left, right],
-            f"{type(op).__name__.lower()} (line {self.line})",
-            context=self.ctx,
-        )
+        check_size(result, limit)
+        op_name = f"{type(op).__name__.lower()} (line {self.line})"
+        return derive(result, [left, right], op_name, context=self.ctx)
 
     def ev_UnaryOp(self, node: ast.UnaryOp) -> Labelled:
         value = self.eval(node.operand)
@@ -312,7 +302,7 @@ class _Run:
             marker = self.truth(value, "not")
             return derive(not marker.raw, [marker], f"not (line {node.lineno})")
         try:
-            result = -unwrap(value) if isinstance(node.op, ast.USub) else +unwrap(value)
+            result = -self.plain(value) if isinstance(node.op, ast.USub) else +self.plain(value)
         except TypeError as exc:
             raise self.fail(str(exc)) from None
         return derive(result, [value], f"sign (line {node.lineno})", context=self.ctx)
@@ -333,7 +323,7 @@ class _Run:
 
     def ev_Compare(self, node: ast.Compare) -> Labelled:
         values = [self.eval(node.left), *(self.eval(c) for c in node.comparators)]
-        raw = [unwrap(v) for v in values]
+        raw = [self.plain(v) for v in values]
         try:
             result = all(CMPOPS[type(op)](raw[i], raw[i + 1]) for i, op in enumerate(node.ops))
         except TypeError as exc:
@@ -365,19 +355,14 @@ class _Run:
         parts: list[str] = []
         inputs: list[Labelled] = []
         for piece in node.values:
-            if isinstance(piece, ast.Constant):
+            if isinstance(piece, ast.FormattedValue):
+                inputs.append(self.eval(piece.value))
+                try:
+                    parts.append(format_piece(piece, inputs[-1], self.limits.max_length))
+                except (TypeError, ValueError) as exc:
+                    raise self.fail(f"bad format spec: {exc}") from None
+            elif isinstance(piece, ast.Constant):
                 parts.append(str(piece.value))
-                continue
-            assert isinstance(piece, ast.FormattedValue)
-            value = self.eval(piece.value)
-            inputs.append(value)
-            spec = _format_spec(piece)
-            plain = unwrap(value)
-            plain = repr(plain) if piece.conversion == ord("r") else plain
-            try:
-                parts.append(format(plain, spec) if spec else str(plain))
-            except (TypeError, ValueError) as exc:
-                raise self.fail(f"bad format spec {spec!r}: {exc}") from None
         return derive("".join(parts), inputs, f"f-string (line {node.lineno})", context=self.ctx)
 
     def ev_Call(self, node: ast.Call) -> Labelled:
@@ -398,6 +383,9 @@ class _Run:
         self, name: str, args: list[Labelled], kwargs: dict[str, Labelled]
     ) -> Labelled:
         interp = self.interp
+        if name in interp.tools or name in interp.helpers:
+            for value in (*args, *kwargs.values()):  # what the callee will unwrap
+                self.plain(value)
         if name in interp.tools:
             try:
                 call = bind_call(interp.tools[name], args, kwargs, self.ctx)
@@ -416,7 +404,7 @@ class _Run:
             except ConfigError as exc:
                 raise self.fail(f"{name}(): {exc}") from None
         if name == "print":
-            text = " ".join(str(unwrap(a)) for a in args)
+            text = " ".join(str(self.plain(a)) for a in args)
             self.output.append(derive(text, args, f"print (line {self.line})", context=self.ctx))
             return literal(None)
         try:

@@ -112,10 +112,6 @@ class Label:
         """The sources that are not trusted, sorted."""
         return sorted(s for s in self.sources if not s.trusted)
 
-    def with_source(self, source: Source) -> Label:
-        """A copy of the label with one more source."""
-        return Label(self.sources | {source}, self.readers)
-
     def describe(self) -> str:
         """One line: the sources and the readers."""
         return self._description

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from trainguard.policy.errors import ExecutionLimit
 from trainguard.policy.labels import USER_LABEL, Label, join
 
 _PRIMITIVES = (str, int, float, bool, type(None))
@@ -80,16 +81,35 @@ def literal(obj: Any, label: Label = USER_LABEL, origin: str = "constant") -> La
     return wrap(obj, label, origin)
 
 
-def unwrap(value: Labelled) -> Any:
-    """The plain Python value, with every label removed (containers copied)."""
-    raw = value.raw
-    if isinstance(raw, list):
-        return [unwrap(x) for x in raw]
-    if isinstance(raw, tuple):
-        return tuple(unwrap(x) for x in raw)
-    if isinstance(raw, dict):
-        return {k: unwrap(v) for k, v in raw.items()}
-    return raw
+def unwrap(value: Labelled, limit: int | None = None) -> Any:
+    """The plain Python value, with every label removed (containers copied).
+
+    With ``limit``, raise :class:`~trainguard.policy.errors.ExecutionLimit` once the copy
+    would hold more than ``limit`` characters plus container items: shared elements are
+    copied each time they appear, so a small nest of shared lists can unwrap to a huge
+    value.
+    """
+    budget = [limit if limit is not None else -1]
+
+    def spend(n: int) -> None:
+        if budget[0] >= 0:
+            budget[0] -= n
+            if budget[0] < 0:
+                raise ExecutionLimit(f"a value exceeds the size limit of {limit}")
+
+    def copy(v: Labelled) -> Any:
+        raw = v.raw
+        if isinstance(raw, str | list | tuple | dict):
+            spend(len(raw))
+        if isinstance(raw, list):
+            return [copy(x) for x in raw]
+        if isinstance(raw, tuple):
+            return tuple(copy(x) for x in raw)
+        if isinstance(raw, dict):
+            return {k: copy(x) for k, x in raw.items()}
+        return raw
+
+    return copy(value)
 
 
 def deep_label(value: Labelled) -> Label:

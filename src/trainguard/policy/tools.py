@@ -16,7 +16,7 @@ from typing import Any
 
 from trainguard.core.errors import ConfigError
 from trainguard.policy.labels import EMPTY, PUBLIC, SYSTEM, Label, Readers, join, tool_source
-from trainguard.policy.values import Labelled, deep_label, link, literal, wrap
+from trainguard.policy.values import Labelled, deep_label, link, literal, unwrap, wrap
 
 Labeller = Callable[[Any], Label | None]
 """Maps one raw record a tool returned to its own label (its source and readers, in place
@@ -139,8 +139,6 @@ class ToolCall:
 
     def raw_args(self) -> dict[str, Any]:
         """The arguments as plain Python values."""
-        from trainguard.policy.values import unwrap
-
         return {k: unwrap(v) for k, v in self.args.items()}
 
 

@@ -47,6 +47,7 @@ def test_robustness_stage_adds_curve_and_masking_verdict(
         epsilons=[0.05, 0.15],
         steps=10,
         limit=100,
+        check_steps=5,
         min_robust_accuracy=0.5,
     )
     stage = run.result.stage("robustness")

@@ -25,8 +25,8 @@ def robust_accuracy(tm: TrainedModel, test: Dataset, eps: float) -> float:
 
 def test_pgd_training_raises_robust_accuracy(digits_split: Split, digits_mlp: TrainedModel) -> None:
     train, test = digits_split
-    cfg = AdversarialConfig("pgd", 0.1, steps=5)
-    robust = train_adversarial(train, cfg, model_name="mlp", epochs=5, lr=1e-2, seed=0)
+    cfg = AdversarialConfig("pgd", 0.1, steps=3)
+    robust = train_adversarial(train, cfg, model_name="mlp", epochs=2, lr=1e-2, seed=0)
     before, after = robust_accuracy(digits_mlp, test, 0.1), robust_accuracy(robust, test, 0.1)
     assert after >= before + 0.2, (before, after)
     x, y = robust.tensors(test)
@@ -65,7 +65,7 @@ def test_every_method_trains_and_records_clean_and_robust_accuracy(
 
 @pytest.mark.parametrize("method", ["freelb", "pgd"])
 def test_text_models_train_in_embedding_space(method: str) -> None:
-    cfg = AdversarialConfig(method, 0.5)  # type: ignore[arg-type]
+    cfg = AdversarialConfig(method, 0.5, steps=2)  # type: ignore[arg-type]
     assert cfg.resolved(text=True)[0] == "l2"
     tm = train_adversarial(
         toy_texts(200, 0),
@@ -76,6 +76,7 @@ def test_text_models_train_in_embedding_space(method: str) -> None:
         lr=1e-2,
         val=toy_texts(64, 1),
         eval_limit=64,
+        eval_steps=3,
     )
     last = tm.history.epochs[-1]
     assert last["val_accuracy"] > 0.85 and last["robust_accuracy"] > 0.6

@@ -67,29 +67,32 @@ def adversarial_correct(
     batch_size: int = 256,
     seed: Seed = 0,
 ) -> np.ndarray:
-    """Boolean array: which samples stay correctly classified under ``attack`` at ``eps``.
+    """Boolean array: which samples are robust, i.e. correct both clean and under ``attack``.
 
     ``attack`` is a name from :data:`~trainguard.robustness.attacks.ATTACKS`
     (``fgsm``, ``pgd``, ``apgd-ce``); ``steps`` overrides its default number of steps.
-    Runs batch by batch with a progress bar. Text models fed token ids are attacked
-    in embedding space, where ``domain`` does not apply.
+    Only samples classified correctly are attacked (the AutoAttack convention). Runs
+    batch by batch with a progress bar. Text models fed token ids are attacked in
+    embedding space, where ``domain`` does not apply.
     """
     eps, norm = check_threat(eps, norm, "adversarial_correct")
     check_int(batch_size, "batch_size", "adversarial_correct", low=1)
     fn = ATTACKS.get(attack)
     gen = as_generator(seed)
     params = _attack_params(attack, norm, steps, restarts, gen)
-    out: list[np.ndarray] = []
-    with progress_bar(f"{attack} eps={eps:g}", total=len(x)) as bar:
-        for i in range(0, len(x), batch_size):
-            xb, yb = x[i : i + batch_size], y[i : i + batch_size]
+    robust = clean_correct(model, x, y, batch_size=batch_size)
+    todo = np.flatnonzero(robust)
+    with progress_bar(f"{attack} eps={eps:g}", total=len(todo)) as bar:
+        for i in range(0, len(todo), batch_size):
+            idx = torch.from_numpy(todo[i : i + batch_size])
+            xb, yb = x[idx], y[idx]
             with torch.no_grad():
                 clf, inputs, perturbable, dom = attack_space(model, xb, domain)
             adv = fn(clf, inputs, yb, eps=eps, domain=dom, perturbable=perturbable, **params)
             with torch.no_grad():
-                out.append((clf(adv).argmax(1) == yb).numpy())
-            bar.advance(len(xb))
-    return np.concatenate(out) if out else np.zeros(0, dtype=bool)
+                robust[idx.numpy()] = (clf(adv).argmax(1) == yb).numpy()
+            bar.advance(len(idx))
+    return robust
 
 
 @dataclass

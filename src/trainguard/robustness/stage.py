@@ -199,6 +199,7 @@ def robustness_stage(
     steps: int | None = 50,
     limit: int | None = 200,
     checks: bool = True,
+    check_steps: int = 20,
     min_robust_accuracy: float | None = None,
     seed: int = 0,
 ) -> RobustnessReport:

@@ -14,6 +14,7 @@ import typer
 
 from trainguard.cli.common import console, emit_json, state
 from trainguard.core.errors import EXIT_FAILED, EXIT_OK, DataError
+from trainguard.core.progress import progress_bar
 
 app = typer.Typer(
     name="guard", help="Runtime text guards: toxicity, PII, injection, fact-checking."
@@ -98,9 +99,12 @@ def train_command(
     if task not in ("toxicity", "injection"):
         raise DataError(f"--task must be 'toxicity' or 'injection'; got {task!r}")
     texts, labels = _read_labelled(data, text_column, label_column)
-    model = TextClassifier(seed=seed).fit(texts, labels)
-    model.task = task
-    folder = model.save(out or Path(f"guard-{task}-model"))
+    with progress_bar(f"training the {task} classifier", total=2) as bar:
+        model = TextClassifier(seed=seed).fit(texts, labels)
+        model.task = task
+        bar.advance()
+        folder = model.save(out or Path(f"guard-{task}-model"))
+        bar.advance()
     if state(ctx).json:
         emit_json({"model": str(folder), "task": task, "rows": len(texts)})
     elif not state(ctx).quiet:

@@ -237,11 +237,10 @@ def robustness_curve(
     clean = clean_correct(model, x, y)
     accs, per_class = [], []
     for eps in sorted(epsilons):
-        adv = adversarial_correct(
+        robust = adversarial_correct(
             model, x, y, attack=attack, eps=eps, norm=norm, steps=steps, restarts=restarts,
             domain=domain, batch_size=batch_size, seed=seed,
         )  # fmt: skip
-        robust = clean & adv
         accs.append(float(robust.mean()))
         per_class.append(_per_class(robust, yn, n_classes))
     return RobustnessCurve(

@@ -270,7 +270,7 @@ def _epoch_eval(
     adv = adversarial_correct(
         model, x, y, attack="pgd", eps=cfg.eps, norm=norm, steps=steps, domain=cfg.domain, seed=seed
     )
-    return {"val_accuracy": float(clean.mean()), "robust_accuracy": float((clean & adv).mean())}
+    return {"val_accuracy": float(clean.mean()), "robust_accuracy": float(adv.mean())}
 
 
 def adversarial_fit(

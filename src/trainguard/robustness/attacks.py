@@ -380,7 +380,7 @@ def apgd(
     budget down to 6%) halves a sample's step size and restarts it from its best point
     when the loss rose in at most ``rho`` of the steps since the last checkpoint, or
     when its best loss did not improve and its step was not already reduced. Returns
-    the first point that fools the model, else the point of highest loss. The strong
+    the last point that fooled the model, else the point of highest loss. The strong
     default for robustness evaluation.
 
     Parameters are as in :func:`pgd`; ``rho`` is the checkpoint threshold (0.75 in the

@@ -181,7 +181,7 @@ class CharAttackResult:
         return [
             Finding(
                 stage=stage,
-                check_id="char-attack",
+                check_id=f"char-attack-budget-{self.budget}",
                 title=f"Accuracy under character-level attack (budget {self.budget} words)",
                 severity=Severity.MEDIUM,
                 passed=None

@@ -141,3 +141,11 @@ def test_public_ldnoobw_list_loads_and_matches() -> None:
     m = KeywordMatcher(entries)
     assert len(m) > 350
     assert m.find("this is b.u.l.l.s.h.i.t") != []
+
+
+@pytest.mark.parametrize("distinct_letters", [10, 300])  # byte form and code-point form
+def test_non_latin_entries_match_in_both_key_forms(distinct_letters: int) -> None:
+    m = KeywordMatcher([KeywordEntry("笨蛋", "insult"), KeywordEntry("idiot", "insult")])
+    filler = "".join(chr(0x4E00 + 500 + i) for i in range(distinct_letters))
+    text = f"{filler} 你是 笨蛋 and an i.d.i.o.t 🙂 {filler}"
+    assert [h.text for h in m.find(text)] == ["笨蛋", "i.d.i.o.t"]

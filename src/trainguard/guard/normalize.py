@@ -135,7 +135,6 @@ class _CharTable(dict[int, str]):
 
 _FOLD = _CharTable(fold_char)
 _VISIBLE = _CharTable(visible_char)
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 @dataclass(frozen=True)
@@ -196,15 +195,18 @@ def _fold(text: str, table: _CharTable = _FOLD) -> tuple[str, np.ndarray | None,
     lower = table is _FOLD
     if text.isascii():
         return (text.lower() if lower else text), None, 0
-    changed: list[tuple[int, int]] = []
-
-    def fold(m: re.Match[str]) -> str:
-        out = table[ord(m.group())]
-        if len(out) != 1:
-            changed.append((m.start(), len(out)))
-        return out
-
-    folded = _NON_ASCII.sub(fold, text)
+    codes = _codes(text)
+    positions = np.flatnonzero(codes > 127)
+    uniq, inverse = np.unique(codes[positions], return_inverse=True)
+    outs = [table[c] for c in uniq.tolist()]
+    if all(len(o) == 1 for o in outs):  # one for one: replace the code points in bulk
+        mapped = codes.copy()
+        mapped[positions] = np.array([ord(o) for o in outs], dtype=np.uint32)[inverse]
+        folded = mapped.tobytes().decode("utf-32-le")
+        changed: list[tuple[int, int]] = []
+    else:
+        folded = _splice(text, positions.tolist(), table)
+        changed = [(p, n) for p in positions.tolist() if (n := len(table[ord(text[p])])) != 1]
     folded = folded.lower() if lower else folded
     if not changed:
         return folded, None, 0
@@ -220,27 +222,40 @@ def _codes(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
 
 
-def _key_array(padded: str) -> np.ndarray:
+def _key_array(padded: str) -> tuple[np.ndarray, dict[int, str]]:
     """Key codes of ``padded`` (folded text): leet folded, punctuation to space.
 
-    ASCII text is translated as bytes (``uint8``), other text as code points
-    (``uint32``). A ``!`` reads as ``i`` only when a letter or digit follows its run.
+    Returns the codes and, for the byte form, the private bytes that stand for
+    non-ASCII letters. Text whose non-ASCII letters are at most 127 distinct code
+    points is translated as bytes (``uint8``, each letter as a byte from 128 up);
+    other text as code points (``uint32``). A ``!`` reads as ``i`` only when a letter
+    or digit follows its run.
     """
+    letters: dict[int, str] = {}
     if padded.isascii():
         raw = padded.encode("ascii")
         k = np.frombuffer(raw.translate(_KEY_BYTES), dtype=np.uint8)
         if b"!" not in raw:
-            return k
+            return k, letters
         f = np.frombuffer(raw, dtype=np.uint8)
         k = k.copy()
     else:
         f = _codes(padded)
-        ascii_mask = f < 128
-        k = np.where(ascii_mask, _KEY_LUT[np.minimum(f, 127)], f)
-        other = np.flatnonzero(~ascii_mask)
+        other = np.flatnonzero(f > 127)
         uniq, inverse = np.unique(f[other], return_inverse=True)
-        keyed = np.array([c if chr(c).isalnum() else _SPACE for c in uniq], dtype=k.dtype)
-        k[other] = keyed[inverse]
+        alnum = np.array([chr(c).isalnum() for c in uniq], dtype=bool)
+        if alnum.sum() <= 127:
+            raw = padded.encode("ascii", "replace")  # one "?" per non-ASCII code point
+            k = np.frombuffer(raw.translate(_KEY_BYTES), dtype=np.uint8).copy()
+            byte_of = np.full(len(uniq), _SPACE, dtype=np.uint8)
+            byte_of[alnum] = 128 + np.arange(alnum.sum(), dtype=np.uint8)
+            k[other] = byte_of[inverse]
+            letters = {128 + i: chr(c) for i, c in enumerate(uniq[alnum].tolist())}
+            f = np.frombuffer(raw, dtype=np.uint8)
+        else:
+            k = np.where(f < 128, _KEY_LUT[np.minimum(f, 127)], f)
+            keyed = np.where(alnum, uniq, _SPACE).astype(np.uint32)
+            k[other] = keyed[inverse]
     bang = f == _BANG
     if bang.any():
         n = len(f)
@@ -248,7 +263,18 @@ def _key_array(padded: str) -> np.ndarray:
         next_other = np.minimum.accumulate(not_bang_at[::-1])[::-1]
         after = k[next_other]
         k[bang & ((after == _SPACE) | (after == _STAR))] = _SPACE
-    return k
+    return k, letters
+
+
+def _splice(text: str, positions: list[int], table: dict[int, str]) -> str:
+    """``text`` with the characters at ``positions`` replaced through ``table``."""
+    pieces: list[str] = []
+    last = 0
+    for p in positions:
+        pieces += (text[last:p], table[ord(text[p])])
+        last = p + 1
+    pieces.append(text[last:])
+    return "".join(pieces)
 
 
 def _separator_drop(k: np.ndarray) -> np.ndarray:
@@ -295,7 +321,7 @@ def normalize(text: str) -> Normalized:
         The ``folded`` text and the matching ``key``, each with its offset index.
     """
     folded, index, removed = _fold(text)
-    k = _key_array(" " + folded + " ")
+    k, letters = _key_array(" " + folded + " ")
     if index is None:
         base = np.arange(-1, len(folded) + 1, dtype=np.int32)
         base[0], base[-1] = 0, len(text)
@@ -307,7 +333,12 @@ def normalize(text: str) -> Normalized:
         if drop.any():
             keep = np.flatnonzero(~drop)
             k, base = k[keep], base[keep]
-    key = k.tobytes().decode("ascii" if k.dtype == np.uint8 else "utf-32-le")
+    if k.dtype != np.uint8:
+        key = k.tobytes().decode("utf-32-le")
+    elif letters:
+        key = _splice(k.tobytes().decode("latin-1"), np.flatnonzero(k > 127).tolist(), letters)
+    else:
+        key = k.tobytes().decode("ascii")
     return Normalized(
         original=text,
         folded=folded,

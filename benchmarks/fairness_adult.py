@@ -72,7 +72,7 @@ def fairlearn_thresholds(base: TrainedModel, train, test) -> np.ndarray:  # type
             return np.asarray(X)[:, 0]
 
     def score(ds):  # type: ignore[no-untyped-def]
-        return predict_proba(base.model, base.tensors(ds)[0])[:, 1:2]
+        return predict_proba(base.model, base.tensors(ds)[0])[:, 1:2].astype(np.float64)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

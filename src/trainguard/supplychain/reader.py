@@ -253,90 +253,86 @@ class FileWindow:
 
 
 class StreamSource:
-    """A forward-only stream (a decompressor); skipping reads and discards."""
+    """A forward-only stream (a decompressor), buffered; skipping reads and discards.
+
+    At most ``limit`` bytes are ever taken from the stream; asking for more raises
+    :class:`LimitExceeded`.
+    """
 
     def __init__(self, stream: Any, budget: Budget, *, limit: int) -> None:
         self._stream = stream
         self._budget = budget
         self._limit = limit
-        self._pos = 0
-        self._pending = b""
+        self._buf = b""
+        self._i = 0  # unread data is self._buf[self._i:]
+        self._pos = 0  # offset of self._buf[self._i]
+        self._taken = 0  # bytes taken from the stream so far
 
-    def _pull(self, n: int) -> bytes:
-        if self._pos + n > self._limit:
-            n = self._limit - self._pos
-            if n <= 0:
-                raise LimitExceeded(f"decompressed data exceeds {self._limit} bytes")
-        out = []
-        got = 0
-        if self._pending:
-            take = self._pending[:n]
-            self._pending = self._pending[len(take) :]
-            out.append(take)
-            got = len(take)
-        while got < n:
+    def _fill(self, n: int) -> int:
+        """Buffer at least ``n`` unread bytes if the stream and the limit allow; return count."""
+        have = len(self._buf) - self._i
+        if have >= n:
+            return have
+        parts = [self._buf[self._i :]]
+        while have < n and self._taken < self._limit:
+            want = min(max(n - have, _BUFFER), self._limit - self._taken)
             try:
-                chunk = self._stream.read(min(_CHUNK, n - got))
+                chunk = self._stream.read(want)
             except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as exc:
                 raise Truncated(f"corrupt compressed data near offset {self._pos}: {exc}") from None
             if not chunk:
                 break
-            out.append(chunk)
-            got += len(chunk)
-        data = b"".join(out)
-        self._pos += len(data)
-        self._budget.bytes_read += len(data)
-        return data
+            parts.append(chunk)
+            have += len(chunk)
+            self._taken += len(chunk)
+            self._budget.bytes_read += len(chunk)
+        self._buf, self._i = b"".join(parts), 0
+        return have
+
+    def _short(self, n: int) -> ScanAborted:
+        if self._taken >= self._limit:
+            return LimitExceeded(f"decompressed data exceeds {self._limit} bytes")
+        return Truncated(f"needs {n} bytes at offset {self._pos}, stream ended")
 
     def read(self, n: int) -> bytes:
         """Exactly ``n`` bytes, or :class:`Truncated`."""
         if n < 0:
             raise Truncated(f"negative length {n} at offset {self._pos}")
-        if self._pos + n > self._limit:
-            raise LimitExceeded(f"decompressed data exceeds {self._limit} bytes")
-        data = b"".join(self._pull(min(_CHUNK, n - k)) for k in range(0, n, _CHUNK))
-        if len(data) != n:
-            raise Truncated(f"needs {n} bytes at offset {self._pos - len(data)}, stream ended")
+        if self._fill(n) < n:
+            raise self._short(n)
+        return self._consume(n)
+
+    def _consume(self, n: int) -> bytes:
+        data = self._buf[self._i : self._i + n]
+        self._i += len(data)
+        self._pos += len(data)
         return data
 
     def read_at_most(self, n: int) -> bytes:
         """Up to ``n`` bytes (fewer at the end)."""
-        return self._pull(max(0, n))
+        return self._consume(min(max(0, n), self._fill(max(0, n))))
 
     def readline(self, limit: int) -> bytes:
         """Bytes up to and including a newline, within ``limit``."""
-        out = bytearray()
-        while len(out) < limit:
-            chunk = self._pull(min(4096, limit - len(out)))
-            if not chunk:
-                break
-            cut = chunk.find(b"\n")
-            if cut >= 0:
-                out += chunk[: cut + 1]
-                rest = chunk[cut + 1 :]
-                self._pending = rest + self._pending
-                self._pos -= len(rest)
-                self._budget.bytes_read -= len(rest)
-                return bytes(out)
-            out += chunk
-        raise Truncated(f"no line end within {limit} bytes at offset {self._pos}")
+        have = self._fill(min(limit, _BUFFER))
+        cut = self._buf.find(b"\n", self._i, self._i + min(have, limit))
+        if cut < 0:
+            raise Truncated(f"no line end within {limit} bytes at offset {self._pos}")
+        return self._consume(cut + 1 - self._i)
 
     def peek(self, n: int) -> bytes:
         """Up to ``n`` next bytes, without consuming them."""
-        data = self._pull(n)
-        self._pending = data + self._pending
-        self._pos -= len(data)
-        self._budget.bytes_read -= len(data)
-        return data
+        have = self._fill(n)
+        return self._buf[self._i : self._i + min(n, have)]
 
     def skip(self, n: int) -> None:
         """Move ``n`` bytes forward without keeping them."""
         left = n
         while left > 0:
-            chunk = self._pull(min(_CHUNK, left))
-            if not chunk:
-                raise Truncated(f"needs {n} bytes at offset {self._pos}, stream ended")
-            left -= len(chunk)
+            step = min(left, max(_CHUNK, len(self._buf) - self._i))
+            if self._fill(min(step, _CHUNK)) == 0:
+                raise self._short(n)
+            left -= len(self._consume(min(left, len(self._buf) - self._i)))
             self._budget.check_time()
 
     def tell(self) -> int:

@@ -20,6 +20,7 @@ import re
 import struct
 import time
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -249,6 +250,13 @@ def _handlers() -> dict[str, Handler]:
 
 
 HANDLERS: dict[str, Handler] = {}
+_DEFAULT_LIMITS = ScanLimits()
+
+
+@lru_cache(maxsize=32)
+def _policy(allow: tuple[str, ...]) -> AllowPolicy:
+    """One policy (and its verdict cache) per distinct ``allow`` list."""
+    return AllowPolicy(allow)
 
 
 def _scan_one(path: Path, policy: AllowPolicy, limits: ScanLimits) -> FileReport:
@@ -300,7 +308,7 @@ def scan_file(
     p = Path(path)
     if not p.is_file():
         raise DataError(f"{p}: no such file to scan")
-    return ScanReport([_scan_one(p, AllowPolicy(allow), limits or ScanLimits())], fail_on)
+    return ScanReport([_scan_one(p, _policy(tuple(allow)), limits or _DEFAULT_LIMITS)], fail_on)
 
 
 def _walk(paths: Iterable[str | os.PathLike[str]], limit: int) -> tuple[list[Path], int]:
@@ -336,8 +344,8 @@ def scan_path(
     A file that cannot be read or parsed is reported and the scan goes on. Parameters
     as in :func:`scan_file`.
     """
-    lim = limits or ScanLimits()
-    policy = AllowPolicy(allow)
+    lim = limits or _DEFAULT_LIMITS
+    policy = _policy(tuple(allow))
     files, skipped = _walk(paths, lim.max_files)
     reports: list[FileReport] = []
     with progress_bar("scanning model files", len(files)) as bar:

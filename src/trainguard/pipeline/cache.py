@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import TypeAdapter
 
 from trainguard import __version__
-from trainguard.core.atomic import atomic_write_text
+from trainguard.core.atomic import atomic_write_bytes
 from trainguard.core.datasets import Dataset
 from trainguard.core.findings import StageResult
 from trainguard.core.run import RunDir
+
+_STAGE_LIST = TypeAdapter(list[StageResult])
 
 
 def data_fingerprint(*datasets: Dataset) -> str:
@@ -58,21 +61,23 @@ class StageCache:
     def _dir(self, stage: str, key: str) -> Path:
         return self.root / f"{stage}-{key[:24]}"
 
-    def restore(self, run: RunDir, stage: str, key: str) -> StageResult | None:
-        """Copy a cached stage's artifacts into ``run`` and return its result, if cached."""
+    def restore(self, run: RunDir, stage: str, key: str) -> list[StageResult] | None:
+        """Copy a cached stage's artifacts into ``run`` and return its results, if cached."""
         d = self._dir(stage, key)
-        meta = d / "stage.json"
+        meta = d / "stages.json"
         if not meta.is_file():
             return None
-        result = StageResult.model_validate_json(meta.read_text(encoding="utf-8"))
+        results = _STAGE_LIST.validate_json(meta.read_text(encoding="utf-8"))
         files = d / "artifacts"
         if files.is_dir():
             shutil.copytree(files, run.artifacts, dirs_exist_ok=True)
-        return result
+        return results
 
-    def store(self, run: RunDir, result: StageResult, key: str, written: list[str]) -> None:
+    def store(
+        self, run: RunDir, stage: str, results: list[StageResult], key: str, written: list[str]
+    ) -> None:
         """Save a finished stage and the artifacts it wrote (complete or not at all)."""
-        d = self._dir(result.name, key)
+        d = self._dir(stage, key)
         tmp = d.with_name(d.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
         (tmp / "artifacts").mkdir(parents=True)
@@ -80,6 +85,6 @@ class StageCache:
             target = tmp / "artifacts" / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(run.artifacts / rel, target)
-        atomic_write_text(tmp / "stage.json", result.model_dump_json(indent=2))
+        atomic_write_bytes(tmp / "stages.json", _STAGE_LIST.dump_json(results, indent=2))
         shutil.rmtree(d, ignore_errors=True)
         tmp.rename(d)

@@ -16,8 +16,8 @@ import numpy as np
 from trainguard.core.datasets import Dataset, load_dataset
 from trainguard.core.findings import Finding, Severity
 from trainguard.core.run import RunDir
+from trainguard.core.stage import recorded_stage
 from trainguard.core.training import TrainedModel
-from trainguard.pipeline.stage import recorded_stage
 from trainguard.pipeline.train import plain_train_stage
 
 

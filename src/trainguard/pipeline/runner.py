@@ -53,15 +53,19 @@ def _parse_stages(cfg: PipelineConfig, source: str) -> dict[str, Any]:
     return parsed
 
 
-def _run_stage(ctx: PipelineContext, name: str, options: Any) -> tuple[StageResult, list[str]]:
+def _run_stage(
+    ctx: PipelineContext, name: str, options: Any
+) -> tuple[list[StageResult], list[str]]:
     before = snapshot(ctx.run.artifacts)
     t0 = time.perf_counter()
-    result = STAGES[name].run(ctx, options)
-    result.duration_s = time.perf_counter() - t0
-    result.title = result.title or STAGES[name].title
-    ctx.run.add_stage(result)
+    results = STAGES[name].run(ctx, options)
+    elapsed = time.perf_counter() - t0
+    for r in results:
+        if not r.duration_s:
+            r.duration_s = elapsed / len(results)
+        ctx.run.add_stage(r)
     written = [k for k, v in snapshot(ctx.run.artifacts).items() if before.get(k) != v]
-    return result, written
+    return results, written
 
 
 def run_pipeline(
@@ -90,12 +94,13 @@ def run_pipeline(
         key = stage_key(previous, name, options.model_dump(mode="json"), fingerprint)
         restored = cache.restore(run, name, key) if cache else None
         if restored is not None:
-            restored.summary = f"{restored.summary} (reused from cache)".strip()
-            run.add_stage(restored)
+            for r in restored:
+                r.summary = f"{r.summary} (reused from cache)".strip()
+                run.add_stage(r)
         else:
-            result, written = _run_stage(ctx, name, options)
+            results, written = _run_stage(ctx, name, options)
             if cache:
-                cache.store(run, result, key, written)
+                cache.store(run, name, results, key, written)
         previous = key
     if cfg.gates:
         gates = StageResult(name="gates", title="Gates")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from trainguard.core.datasets import Dataset
 from trainguard.core.run import RunDir
+from trainguard.core.stage import recorded_stage
 from trainguard.core.training import TrainedModel, train_model
 from trainguard.core.training_findings import record_training
-from trainguard.pipeline.stage import recorded_stage
 
 
 def plain_train_stage(

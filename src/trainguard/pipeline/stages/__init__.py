@@ -14,7 +14,7 @@ from trainguard.pipeline.context import PipelineContext
 from trainguard.pipeline.stages.data_audit import run_data_audit
 from trainguard.pipeline.stages.train import run_train
 
-StageFn = Callable[[PipelineContext, Any], StageResult]
+StageFn = Callable[[PipelineContext, Any], list[StageResult]]
 
 
 @dataclass(frozen=True)

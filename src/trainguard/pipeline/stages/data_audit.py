@@ -31,7 +31,7 @@ def class_balance_finding(ds: Dataset, *, max_ratio: float) -> Finding:
     )
 
 
-def run_data_audit(ctx: PipelineContext, opts: DataAuditConfig) -> StageResult:
+def run_data_audit(ctx: PipelineContext, opts: DataAuditConfig) -> list[StageResult]:
     """Audit the training split and return the stage."""
     ds = ctx.train
     stage = StageResult(name="data_audit", title="Data audit")
@@ -46,4 +46,4 @@ def run_data_audit(ctx: PipelineContext, opts: DataAuditConfig) -> StageResult:
         )
     failed = sum(1 for f in stage.findings if f.failed)
     stage.summary = f"{len(ds)} rows, {len(stage.findings)} checks, {failed} failed"
-    return stage
+    return [stage]

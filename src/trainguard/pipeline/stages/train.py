@@ -10,7 +10,7 @@ from trainguard.pipeline.context import PipelineContext
 from trainguard.pipeline.train import plain_train_stage
 
 
-def run_train(ctx: PipelineContext, opts: TrainConfig) -> StageResult:
+def run_train(ctx: PipelineContext, opts: TrainConfig) -> list[StageResult]:
     """Train the model as configured; the model lands in ``artifacts/model.pt``."""
     common: dict[str, Any] = {
         "model_name": opts.model,
@@ -41,4 +41,4 @@ def run_train(ctx: PipelineContext, opts: TrainConfig) -> StageResult:
     else:
         tm = plain_train_stage(ctx.run, ctx.train, ctx.test, **common)
     ctx.set_model(tm)
-    return ctx.run.result.stage("train")
+    return [ctx.run.result.stage("train")]

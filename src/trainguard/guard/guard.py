@@ -35,7 +35,7 @@ from trainguard.guard.policy import CheckName, Policy
 from trainguard.guard.result import CheckResult, Decision, GuardResult, Span, redact, strictest
 
 Direction = Literal["input", "output"]
-_DOWN = {Decision.BLOCK: Decision.MASK, Decision.MASK: Decision.FLAG}
+_DOWN = {Decision.BLOCK: Decision.MASK, Decision.MASK: Decision.FLAG, Decision.FLAG: Decision.ALLOW}
 
 
 def _load_lists(names: list[str]) -> list[KeywordEntry]:

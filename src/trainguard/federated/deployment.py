@@ -187,18 +187,22 @@ class Federation:
             time.sleep(0.3)
         raise DataError(f"flower-superlink did not open {self.address} within {timeout:.0f} s")
 
-    def register(self, key: NodeKey, *, timeout: float = 60.0) -> int:
-        """Register a SuperNode's public key with the SuperLink; return the node id it assigned."""
-        out = self._flwr(
-            ["supernode", "register", str(key.public.resolve()), CONNECTION],
-            timeout=timeout,
-            log="register",
-        )
-        text = _tail(self.logs / "register.log", lines=3)
-        match = re.findall(r"SuperNode (\d+) registered", text)
-        if out.returncode != 0 or not match:
-            raise DataError(f"flwr supernode register {key.public} failed: {text}")
-        return int(match[-1])
+    def register(self, keys: list[NodeKey], *, timeout: float = 60.0) -> list[int]:
+        """Register SuperNode public keys with the SuperLink (concurrently); return the node ids assigned."""
+        self.logs.mkdir(parents=True, exist_ok=True)
+        procs = []
+        for i, key in enumerate(keys):
+            args = ["supernode", "register", str(key.public.resolve()), CONNECTION]
+            procs.append(self._spawn(f"register-{i}", [flower_binary("flwr"), *args]))
+        ids = []
+        for i, (key, proc) in enumerate(zip(keys, procs, strict=True)):
+            code = proc.wait(timeout=timeout)
+            text = _tail(self.logs / f"register-{i}.log", lines=3)
+            match = re.findall(r"SuperNode (\d+) registered", text)
+            if code != 0 or not match:
+                raise DataError(f"flwr supernode register {key.public} failed: {text}")
+            ids.append(int(match[-1]))
+        return ids
 
     def _node_args(self, key: NodeKey, node_config: str, extra: list[str]) -> list[str]:
         return [
@@ -225,20 +229,21 @@ class Federation:
         cfg = f"partition-id={partition} num-partitions={num_partitions}"
         return self._spawn(f"supernode-{partition}", self._node_args(key, cfg, []))
 
-    def probe_node(self, key: NodeKey, *, timeout: float = 60.0) -> tuple[bool, int | None, str]:
-        """Start a SuperNode with ``key`` and report ``(refused, exit code, last log line)``.
-
-        A node that is still connected after ``timeout`` seconds counts as accepted
-        and is stopped.
-        """
-        proc = self._spawn(
-            "intruder",
-            self._node_args(
-                key,
-                "partition-id=0 num-partitions=1",
-                ["--max-retries", "1", "--max-wait-time", "10"],
-            ),
+    def start_intruder(self, key: NodeKey) -> subprocess.Popen[bytes]:
+        """Start a SuperNode signing with ``key`` that gives up after one failed connection."""
+        extra = ["--max-retries", "1", "--max-wait-time", "10"]
+        return self._spawn(
+            "intruder", self._node_args(key, "partition-id=0 num-partitions=1", extra)
         )
+
+    def intruder_outcome(
+        self, proc: subprocess.Popen[bytes], *, timeout: float = 60.0
+    ) -> tuple[bool, int | None, str]:
+        """``(refused, Flower exit code, reason line)`` of a node started by :meth:`start_intruder`.
+
+        A node still running after ``timeout`` seconds was let in: it counts as
+        accepted and is stopped.
+        """
         try:
             code = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -248,11 +253,11 @@ class Federation:
         flower_code = next(
             (int(m) for p in lines for m in re.findall(r"Exit Code: (\d+)", p)), code
         )
-        message = next(
+        reason = next(
             (p for p in lines if "[code:" in p),
             next((p for p in lines if "Failed to" in p), lines[-1]),
         )
-        return code != 0, flower_code, message
+        return code != 0, flower_code, reason
 
     def run_app(
         self, cfg: FederatedConfig, output: str | Path, *, timeout: float
@@ -338,25 +343,38 @@ def run_deployment(
 
     Returns the ServerApp's result with a :class:`DeploymentReport`: the registered
     node ids and, with ``probe_intruder``, whether a SuperNode holding an
-    unregistered key was refused.
+    unregistered key was refused. Without ``workdir`` the federation lives in a
+    temporary folder (keys made for it are deleted) and its logs are copied to
+    ``output/deployment-logs``.
     """
-    work = (
-        Path(workdir)
-        if workdir is not None
-        else Path(tempfile.mkdtemp(prefix="trainguard-federation-"))
-    )
+    if workdir is not None:
+        return _deploy(cfg, Path(output), Path(workdir), probe_intruder)
+    with tempfile.TemporaryDirectory(prefix="trainguard-federation-") as tmp:
+        try:
+            return _deploy(cfg, Path(output), Path(tmp), probe_intruder)
+        finally:
+            if (Path(tmp) / "logs").is_dir():
+                shutil.copytree(
+                    Path(tmp) / "logs", Path(output) / "deployment-logs", dirs_exist_ok=True
+                )
+
+
+def _deploy(
+    cfg: FederatedConfig, output: Path, work: Path, probe_intruder: bool
+) -> FederatedResult:
     work.mkdir(parents=True, exist_ok=True)
     certs = deployment_certificates(cfg, work)
     n = cfg.partition.num_clients
     with Federation(certs, work, host=cfg.engine.host) as fed:
         fed.start()
-        ids = [fed.register(certs.nodes[i]) for i in range(n)]
+        ids = fed.register(certs.nodes[:n])
         for i in range(n):
             fed.start_node(certs.nodes[i], i, n)
-        probe: tuple[bool | None, int | None, str] = (None, None, "")
-        if probe_intruder:
-            probe = fed.probe_node(make_node_key(work / "intruder"))
+        intruder = fed.start_intruder(make_node_key(work / "intruder")) if probe_intruder else None
         result = fed.run_app(cfg, output, timeout=cfg.engine.timeout)
+        probe: tuple[bool | None, int | None, str] = (None, None, "")
+        if intruder is not None:
+            probe = fed.intruder_outcome(intruder)
     result.deployment = DeploymentReport(
         superlink=fed.address,
         tls=True,

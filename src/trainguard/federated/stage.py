@@ -29,7 +29,7 @@ def run_engine(
     if kind == "deployment":
         from trainguard.federated.deployment import run_deployment
 
-        return run_deployment(cfg, output, workdir=Path(output) / "deployment")
+        return run_deployment(cfg, output)
     from trainguard.federated.simulation import run_simulation
 
     return run_simulation(cfg, output)
@@ -218,7 +218,7 @@ def federated_stage(
         stage.findings.extend(_anomaly_findings(run, res))
         if cfg.baselines:
             stage.findings.append(_baseline_finding(res))
-        stage.artifacts = [run.relative(p) for p in sorted(out.glob("*")) if p.is_file()]
+        stage.artifacts = [run.relative(p) for p in sorted(out.rglob("*")) if p.is_file()]
         auc = "n/a" if res.final.auc is None else f"{res.final.auc:.3f}"
         flagged = len(AnomalyReport(scores=res.scores).flagged_rounds())
         stage.summary = (

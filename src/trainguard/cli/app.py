@@ -17,6 +17,7 @@ from trainguard.cli.attack import app as attack_app
 from trainguard.cli.common import State
 from trainguard.cli.demo import demo_command
 from trainguard.cli.fairness import app as fairness_app
+from trainguard.cli.federated import app as federated_app
 from trainguard.cli.guard import app as guard_app
 from trainguard.cli.pipeline import app as pipeline_app
 from trainguard.cli.policy import app as policy_app
@@ -70,6 +71,7 @@ app.add_typer(attack_app)
 app.add_typer(pipeline_app)
 app.add_typer(data_app, name="data")
 app.add_typer(fairness_app)
+app.add_typer(federated_app, name="federated")
 app.add_typer(guard_app, name="guard")
 app.add_typer(provenance_app)
 app.add_typer(policy_app, name="policy")

@@ -70,7 +70,7 @@ def test_profanity_check_is_scanned_then_matches_the_package() -> None:
     ours = load_classifier("profanity-check")
     import profanity_check  # the peer: unpickles on import
 
-    texts = TOXIC + BENIGN
+    texts = [*TOXIC, *BENIGN, "", "the and of", "Ünïcode wörds, SHOUTING!!"]
     np.testing.assert_allclose(
         ours.predict_proba(texts), profanity_check.predict_prob(texts), atol=1e-12
     )

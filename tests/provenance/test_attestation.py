@@ -140,6 +140,19 @@ def test_provenance_chain_verifies_end_to_end(tmp_path: Path, keys) -> None:  # 
     assert "model model.pt" in names and "code" in names
     assert any(n.endswith("manifest signature") for n in names)
     assert any(n.endswith("items") for n in names)
+    # peer check: the provenance statement is a valid in-toto Statement v1
+    from google.protobuf import json_format
+    from in_toto_attestation.v1 import statement_pb2
+    from in_toto_attestation.v1.statement import Statement
+
+    st = open_statement(load_envelope(att), load_public_key(keys[1]))
+    Statement.copy_from_pb(json_format.ParseDict(st, statement_pb2.Statement())).validate()
+    # ... and its predicate parses, with no unknown field, as the SLSA v1 Provenance message
+    from in_toto_attestation.predicates.provenance.v1 import provenance_pb2
+
+    pred = json_format.ParseDict(st["predicate"], provenance_pb2.Provenance())
+    assert pred.build_definition.build_type == "https://trainguard.dev/training/v1"
+    assert len(pred.build_definition.resolved_dependencies) == 3
 
 
 @pytest.mark.skipif(not _has_git(), reason="the repository is not a git checkout here")

@@ -19,6 +19,7 @@ from tests.federated.rounds import client_round, initial_weights, small_config
 from trainguard.cli.app import main
 from trainguard.core.run import RunDir
 from trainguard.core.training import load_trained
+from trainguard.federated.accounting import epsilon_after
 from trainguard.federated.robust import model_update, norm_bounded_mean
 from trainguard.federated.simulation import run_simulation
 from trainguard.federated.task import Weights, get_weights
@@ -94,3 +95,16 @@ def test_secagg_plus_aggregate_equals_the_plain_weighted_mean(tmp_path: Path) ->
     final = get_weights(load_trained(tmp_path / "model.pt").model)
     _close(final, expected, atol=1e-4)  # SecAgg+ quantises to 2^22 levels over [-8, 8]
     assert result.final.auc is not None and result.final.auc > result.rounds[0].auc  # type: ignore[operator]
+
+
+def test_client_side_adaptive_dp_clips_on_clients_and_accounts_epsilon(tmp_path: Path) -> None:
+    cfg = small_config(
+        dp={"mode": "client-adaptive", "noise_multiplier": 0.5, "clipping_norm": 0.05}
+    )
+    result = run_simulation(cfg, tmp_path)
+    bound = {r.round: r.clipping_norm for r in result.rounds}
+    assert bound[0] == 0.05 and bound[1] != 0.05  # the server moved the bound (Andrew et al. 2021)
+    # every update the server saw was clipped on its client to the bound of that round
+    assert result.scores and all(s.norm <= bound[s.round - 1] + 1e-6 for s in result.scores)  # type: ignore[operator]
+    assert [r.epsilon for r in result.rounds[1:]] == [epsilon_after(cfg, 1), epsilon_after(cfg, 2)]
+    assert result.delta == 0.1  # the power of ten below 1 / 3 clients

@@ -291,19 +291,21 @@ class Federation:
         return FederatedResult.load(out)
 
     @staticmethod
-    def _stop(proc: subprocess.Popen[bytes]) -> None:
-        if proc.poll() is None:
-            proc.terminate()
+    def _stop(*procs: subprocess.Popen[bytes]) -> None:
+        """Ask each process to terminate, then wait for all (killing any that hang)."""
+        running = [p for p in procs if p.poll() is None]
+        for p in running:
+            p.terminate()
+        for p in running:
             try:
-                proc.wait(timeout=10)
+                p.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+                p.kill()
+                p.wait(timeout=10)
 
     def stop(self) -> None:
-        """Stop every process this federation started (SuperNodes first, then the SuperLink)."""
-        for proc in reversed(self._procs):
-            self._stop(proc)
+        """Stop every process this federation started."""
+        self._stop(*self._procs)
         self._procs.clear()
 
     def __enter__(self) -> Federation:

@@ -185,3 +185,31 @@ def test_deeply_nested_containers(tmp_path):
     (tmp_path / "m.pkl").write_bytes(data)
     report = scan_file(tmp_path / "m.pkl")
     assert report.max_severity == Severity.INFO
+
+
+def test_invalid_utf8_in_a_unicode_opcode(tmp_path):
+    (tmp_path / "m.pkl").write_bytes(PROTO4 + b"\x8c\x02\xc3\x28" + b".")
+    assert unscannable(scan_file(tmp_path / "m.pkl"))
+
+
+def test_mutated_files_never_crash_the_scanner(tmp_path):
+    """Random byte flips, cuts and insertions in real files: always a report, never an error."""
+    import joblib
+    import torch
+
+    torch.save({"w": torch.ones(3)}, tmp_path / "a.pt")
+    joblib.dump({"a": np.arange(50.0)}, tmp_path / "b.gz", compress=3)
+    rng = np.random.default_rng(0)
+    for seed in (tmp_path / "a.pt", tmp_path / "b.gz"):
+        data = seed.read_bytes()
+        for k in range(100):
+            d = bytearray(data)
+            i = int(rng.integers(len(d)))
+            if k % 3 == 0:
+                d[i] = int(rng.integers(256))
+            elif k % 3 == 1:
+                del d[i:]
+            else:
+                d[i:i] = rng.bytes(int(rng.integers(1, 16)))
+            (tmp_path / "m").write_bytes(bytes(d))
+            assert scan_file(tmp_path / "m").files[0].path.endswith("m")

@@ -139,11 +139,14 @@ class PickleMachine:
             if self.ops & 1023 == 0:
                 budget.tick(1024)
             name, reader, handler = spec
-            arg = reader(self) if reader is not None else None
-            if name == "STOP":
-                budget.tick(self.ops & 1023)
-                return self.pop()
-            handler(self, arg)
+            try:
+                arg = reader(self) if reader is not None else None
+                if name == "STOP":
+                    budget.tick(self.ops & 1023)
+                    return self.pop()
+                handler(self, arg)
+            except (ValueError, OverflowError, struct.error) as exc:  # as the unpickler fails
+                raise Malformed(f"{name} at offset {self.offset}: {exc}") from None
 
     # -- opcodes ---------------------------------------------------------------------
     def _op_PROTO(self, arg: object) -> None:

@@ -242,6 +242,17 @@ def test_keras_h5_model_config(tmp_path):
     assert worst(tmp_path / "lambda.h5") == Severity.CRITICAL
 
 
+def test_broken_hdf5_is_unscannable_not_fatal(tmp_path):
+    """h5py runs in a child process: a file that breaks (or crashes) HDF5 is reported."""
+    with h5py.File(tmp_path / "ok.h5", "w") as h5:
+        h5.attrs["model_config"] = json.dumps(_sequential(_dense("a")))
+    data = (tmp_path / "ok.h5").read_bytes()
+    (tmp_path / "cut.h5").write_bytes(data[: len(data) // 3])
+    report = scan_file(tmp_path / "cut.h5")
+    assert [i.check_id for i in report.issues] == ["unscannable"]
+    assert "HDF5" in report.issues[0].message
+
+
 # -- ONNX ------------------------------------------------------------------------------
 @pytest.mark.parametrize("target", ["../../etc/passwd", "/etc/passwd", "sub/../../x.bin"])
 def test_onnx_external_data_escaping_the_folder(tmp_path, target):

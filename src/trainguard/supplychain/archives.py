@@ -52,12 +52,6 @@ def _seekable(job: ScanJob, src: Source, location: str) -> FileWindow | None:
     return FileWindow(io.BytesIO(data), 0, len(data), job.budget)
 
 
-def seekable_file(job: ScanJob, src: Source, location: str) -> WindowFile | None:
-    """A seekable read-only file object over ``src`` (see :func:`_seekable`)."""
-    win = _seekable(job, src, location)
-    return WindowFile(win) if win is not None else None
-
-
 def _member_opener(job: ScanJob, win: FileWindow, info: zipfile.ZipInfo, location: str) -> Opener:
     header = win.window(info.header_offset, 30)
     raw = header.read(30) if header is not None else b""

@@ -16,7 +16,13 @@ walked here without importing Keras:
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainguard.core.findings import Severity
@@ -125,27 +131,62 @@ def scan_keras_config(job: ScanJob, open_source: Opener, location: str) -> None:
     _report(job, location, text)
 
 
+# Runs in a child process: the HDF5 C library can crash on a hostile file (found by
+# fuzzing), which must not take the scanner down with it.
+_H5_CHILD = """
+import json, sys
+import h5py
+with h5py.File(sys.argv[1], "r") as h5:
+    raw = h5.attrs.get("model_config")
+if isinstance(raw, bytes):
+    raw = raw.decode("utf-8", "replace")
+text = None if raw is None else str(raw)
+if text is not None and len(text) > int(sys.argv[2]):
+    sys.exit("model_config larger than the JSON limit")
+sys.stdout.write(json.dumps({"model_config": text}))
+"""
+_NESTED_H5_LIMIT = 64 << 20
+
+
+def _h5_path(job: ScanJob, open_source: Opener, location: str, tmp: Path) -> Path | None:
+    """The top-level file itself, or a bounded copy of an archive member."""
+    if location == str(job.path):
+        return job.path
+    src = open_source()
+    data = src.read_at_most(_NESTED_H5_LIMIT + 1)
+    if len(data) > _NESTED_H5_LIMIT:
+        return None  # Keras 3 keeps the config in config.json; this is the weights file
+    (tmp / "member.h5").write_bytes(data)
+    return tmp / "member.h5"
+
+
 def scan_hdf5(job: ScanJob, open_source: Opener, location: str, depth: int) -> None:
-    """Read the ``model_config`` attribute of an HDF5 (Keras ``.h5``) file with h5py."""
-    try:
-        import h5py
-    except ImportError:
+    """Read the ``model_config`` attribute of an HDF5 (Keras ``.h5``) file.
+
+    h5py reads it in a child process with a time limit, so a file that crashes the
+    HDF5 library is reported as unscannable instead of crashing the scan.
+    """
+    if importlib.util.find_spec("h5py") is None:
         job.unscannable(location, "HDF5 file and h5py is not installed: pip install h5py")
         return
-    from trainguard.supplychain.archives import seekable_file
-
-    fileobj = seekable_file(job, open_source(), location)
-    if fileobj is None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = _h5_path(job, open_source, location, Path(tmp))
+        if path is None:
+            return
+        timeout = max(1.0, job.budget.deadline - time.perf_counter())
+        cmd = [sys.executable, "-I", "-c", _H5_CHILD, str(path), str(job.limits.max_json_bytes)]
+        try:
+            done = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            job.unscannable(location, "HDF5: reading the model config timed out")
+            return
+    if done.returncode != 0:
+        last = (done.stderr.decode("utf-8", "replace").strip().splitlines() or ["?"])[-1]
+        why = (
+            f"the HDF5 library crashed (signal {-done.returncode})" if done.returncode < 0 else last
+        )
+        job.unscannable(location, f"HDF5: {why[:200]}")
         return
-    try:
-        with h5py.File(fileobj, "r") as h5:
-            raw = h5.attrs.get("model_config")
-    except (OSError, ValueError, KeyError) as exc:
-        job.unscannable(location, f"HDF5: {exc}")
-        return
-    if raw is None:
-        return
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-    if len(text) > job.limits.max_json_bytes:
-        raise ScanAborted(f"Keras config larger than {job.limits.max_json_bytes} bytes")
-    _report(job, location, text)
+    text = json.loads(done.stdout).get("model_config")
+    if text is not None:
+        _report(job, location, text)

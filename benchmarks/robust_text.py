@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
+import torch
 
 from benchmarks.common import SHARED_DATA, print_table
 from trainguard.core.datasets import Dataset, DatasetSpec, load_dataset
@@ -96,6 +97,8 @@ def main() -> None:
         cpu = time.process_time() - t0
         x, y = tm.tensors(eval_on)
         clean = clean_correct(tm.model, x, y)
+        with torch.no_grad():
+            majority = float(torch.bincount(tm.model(x).argmax(1)).max()) / len(x)
         emb = [
             float(
                 adversarial_correct(tm.model, x, y, attack="pgd", eps=e, norm="l2", steps=20).mean()
@@ -111,7 +114,7 @@ def main() -> None:
             char_attack(proba, test.texts or [], test.y, budget=k, seed=0).robust_accuracy
             for k in (1, 2)
         ]
-        rows.append([method, float(clean.mean()), *emb, *chars, cpu])
+        rows.append([method, float(clean.mean()), *emb, *chars, majority, cpu])
         print(method, rows[-1], flush=True)
     attacks = [
         *(f"emb-PGD-20 L2 {e:g}" for e in epsilons),
@@ -122,7 +125,8 @@ def main() -> None:
         f"Hate speech (Davidson), bag-of-embeddings, {len(train)} train / {len(test)} attacked tweets, "
         f"{args.epochs} epochs, train eps {args.train_eps:g} (L2, embedding space)"
     )
-    print_table(title, ["training", "clean", *attacks, "train CPU s"], rows)
+    header = ["training", "clean", *attacks, "share of the most predicted class", "train CPU s"]
+    print_table(title, header, rows)
     base = next((r for r in rows if r[0] == "standard"), None)
     if base is not None:
         gains = [

@@ -97,14 +97,21 @@ def test_secagg_plus_aggregate_equals_the_plain_weighted_mean(tmp_path: Path) ->
     assert result.final.auc is not None and result.final.auc > result.rounds[0].auc  # type: ignore[operator]
 
 
-def test_client_side_adaptive_dp_clips_on_clients_and_accounts_epsilon(tmp_path: Path) -> None:
+def test_client_side_adaptive_dp_clips_honest_clients_and_accounts_epsilon(tmp_path: Path) -> None:
     cfg = small_config(
-        dp={"mode": "client-adaptive", "noise_multiplier": 0.5, "clipping_norm": 0.05}
+        partition={"num_clients": 4},
+        dp={"mode": "client-adaptive", "noise_multiplier": 0.5, "clipping_norm": 0.05},
+        attack={"kind": "scale", "fraction": 0.25, "scale": 10.0},
     )
     result = run_simulation(cfg, tmp_path)
     bound = {r.round: r.clipping_norm for r in result.rounds}
     assert bound[0] == 0.05 and bound[1] != 0.05  # the server moved the bound (Andrew et al. 2021)
-    # every update the server saw was clipped on its client to the bound of that round
-    assert result.scores and all(s.norm <= bound[s.round - 1] + 1e-6 for s in result.scores)  # type: ignore[operator]
+    (evil,) = result.malicious
+    honest = [s for s in result.scores if s.client != evil]
+    # honest updates were clipped on their clients to the round's bound; the attacker skipped the mod
+    assert honest and all(s.norm <= bound[s.round - 1] + 1e-6 for s in honest)  # type: ignore[operator]
+    assert all(
+        s.norm > 3 * bound[s.round - 1] and s.flagged for s in result.scores if s.client == evil
+    )  # type: ignore[operator]
     assert [r.epsilon for r in result.rounds[1:]] == [epsilon_after(cfg, 1), epsilon_after(cfg, 2)]
-    assert result.delta == 0.1  # the power of ten below 1 / 3 clients
+    assert result.delta == 0.1  # the power of ten below 1 / 4 clients

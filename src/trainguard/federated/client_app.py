@@ -20,6 +20,7 @@ from flwr.clientapp.typing import ClientAppCallable, Mod
 from trainguard.core.training import dataset_tensors
 from trainguard.federated.attacks import attacked_dataset, attacked_weights, attackers
 from trainguard.federated.config import FederatedConfig
+from trainguard.federated.robust import l2_norm, model_update
 from trainguard.federated.runtime import config_from_context, number, partition_id
 from trainguard.federated.strategies import CLIENT_RECORD, UNIT_WEIGHT
 from trainguard.federated.task import (
@@ -118,13 +119,31 @@ def _legacy_reply(msg: Message, cfg: FederatedConfig, pid: int) -> Message:
     return Message(compat.fitres_to_recorddict(res, keep_input=True), reply_to=msg)
 
 
+def _unclipped_mod(msg: Message, ctxt: Context, call_next: ClientAppCallable) -> Message:
+    """Skip client-side adaptive clipping, as a malicious client would, but still report a norm bit.
+
+    The bit (was the update above the bound?) is computed on the real, unclipped
+    update, so the reply has the shape the server's wrapper expects.
+    """
+    from flwr.supercore.differential_privacy import KEY_CLIPPING_NORM, KEY_NORM_BIT
+
+    sent = msg.content.array_records["arrays"].to_numpy_ndarrays()
+    bound = number(msg.content.config_records["config"][KEY_CLIPPING_NORM], KEY_CLIPPING_NORM)
+    out = call_next(msg, ctxt)
+    if not out.has_error():
+        back = out.content.array_records["arrays"].to_numpy_ndarrays()
+        above = l2_norm(model_update(back, sent)) > bound
+        out.content.metric_records["metrics"][KEY_NORM_BIT] = int(above)
+    return out
+
+
 def _protection_mod(cfg: FederatedConfig, pid: int) -> Mod | None:
     if cfg.secagg.enabled:
         from flwr.client.mod import secaggplus_mod
 
         return secaggplus_mod
     if pid in attackers(cfg):
-        return None
+        return _unclipped_mod if cfg.dp.mode == "client-adaptive" else None
     if cfg.dp.mode == "client-fixed":
         return fixedclipping_mod
     if cfg.dp.mode == "client-adaptive":

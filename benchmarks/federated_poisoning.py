@@ -1,0 +1,84 @@
+"""Poisoning: with 20% malicious clients, AUC and backdoor success under FedAvg and each robust rule.
+
+Fifteen clients hold IID shares of synthetic credit data; three are malicious.
+Attacks: sign flipping (updates reversed and scaled by 4), label flipping, and a
+model-replacement backdoor (Bagdasaryan et al. 2020: rows with the trigger
+``late_payments = employment_years = 5 sd`` labelled "repaid", update boosted by
+gamma = 15). Every run is Flower's simulation engine; the robust rules are
+Flower's Krum, Multi-Krum, FedMedian, FedTrimmedAvg and Bulyan, and trainguard's
+norm bounding (Sun et al. 2019). The anomaly scores' detection rates are shown
+beside. Aim: the best robust rule within 2 points of the clean AUC, with backdoor
+success under 10%.
+
+    flock /tmp/trainguard-heavy.lock .venv/bin/python -m benchmarks.federated_poisoning
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from benchmarks.common import print_table
+from benchmarks.federated_common import merged, pts, simulate
+from trainguard.federated import AnomalyReport
+
+BASE: dict[str, Any] = {
+    "name": "poisoning",
+    "data": {"source": "synthetic-credit", "options": {"n_samples": 15000}},
+    "partition": {"scheme": "iid", "num_clients": 15},
+    "model": {"name": "mlp", "options": {"hidden": [32]}},
+    "train": {"rounds": 10, "local_epochs": 1, "lr": 0.05, "batch_size": 32},
+    "engine": {"num_cpus": 2},
+}
+ATTACKS: dict[str, dict[str, Any]] = {
+    "sign-flip x4": {"kind": "sign-flip", "fraction": 0.2, "scale": 4.0},
+    "label-flip": {"kind": "label-flip", "fraction": 0.2},
+    "backdoor (model replacement)": {
+        "kind": "backdoor", "fraction": 0.2, "target_label": 1, "trigger_features": [5, 6],
+        "trigger_value": 5.0, "poison_fraction": 0.5,
+    },
+}  # fmt: skip
+STRATEGIES: dict[str, dict[str, Any]] = {
+    "fedavg": {"name": "fedavg"},
+    "median": {"name": "median"},
+    "trimmed-mean": {"name": "trimmed-mean", "trim_beta": 0.2},
+    "krum": {"name": "krum"},
+    "multikrum": {"name": "multikrum"},
+    "bulyan": {"name": "bulyan"},
+    "norm-bound": {"name": "norm-bound", "max_norm": 0.5},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--fresh", action="store_true", help="ignore cached runs")
+    args = parser.parse_args()
+    clean = simulate(merged(BASE, name="clean-fedavg"), fresh=args.fresh).final
+    assert clean.auc is not None
+    rows: list[list[object]] = [["none", "fedavg", pts(clean.auc), "0.0", "n/a", "n/a", "n/a"]]
+    for attack, spec in ATTACKS.items():
+        for strategy, sspec in STRATEGIES.items():
+            raw = merged(BASE, name=f"{spec['kind']}-{strategy}", attack=spec, strategy=sspec)
+            res = simulate(raw, fresh=args.fresh)
+            rates = AnomalyReport(scores=res.scores).detection_rates() or {}
+            auc = res.final.auc
+            rows.append(
+                [
+                    attack,
+                    strategy,
+                    pts(auc),
+                    "n/a" if auc is None else f"{100 * (auc - clean.auc):+.1f}",
+                    pts(res.final.backdoor_success),
+                    pts(rates.get("true_positive_rate")),
+                    pts(rates.get("false_positive_rate")),
+                ]
+            )
+    print_table(
+        "15 clients, 3 malicious (20%): final test AUC, backdoor success, anomaly detection (points)",
+        ["attack", "aggregation", "AUC", "vs clean", "backdoor success", "flagged: malicious", "flagged: honest"],
+        rows,
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

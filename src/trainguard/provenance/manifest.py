@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -155,8 +156,9 @@ def _folder_manifest(root: Path, *, workers: int | None) -> Manifest:
     files = [f for f, _ in scanned]
     sizes = [n for _, n in scanned]
     digests = hash_files(files, sizes=sizes, workers=workers, description=f"hashing {root.name}")
+    skip = len(os.path.join(os.fspath(root), ""))  # scan_files paths all start with root/
     entries = [
-        Entry(f.relative_to(root).as_posix(), d, n)
+        Entry(os.fspath(f)[skip:].replace(os.sep, "/"), d, n)
         for f, d, n in zip(files, digests, sizes, strict=True)
     ]
     return Manifest(

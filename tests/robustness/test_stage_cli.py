@@ -127,3 +127,18 @@ def test_cli_attack_bad_input_exits_2(
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not any(tmp_path.iterdir())  # nothing half-written
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--adversarial", "mart"], "'method' parameter"),
+        (["--adversarial", "pgd", "--eps", "-1"], "'eps' parameter"),
+    ],
+)
+def test_cli_train_bad_adversarial_exits_2_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    assert main(["train", "--data", "digits", "--runs", str(tmp_path), *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

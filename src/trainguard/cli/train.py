@@ -56,6 +56,10 @@ def train_command(
         raise ConfigError("--dp and --adversarial cannot be combined in one run; choose one")
     if model is not None:
         check_model_name(model)
+    if adversarial:
+        from trainguard.robustness.training import AdversarialConfig
+
+        AdversarialConfig(adversarial, eps)  # type: ignore[arg-type]  # validates before a run exists
     spec = DatasetSpec(source=data, label=label, text=text, limit=limit, seed=seed)
     train, test = load_dataset(spec).split(test_fraction, seed=seed)
     mode = "dp" if dp else (f"adversarial-{adversarial}" if adversarial else "plain")

@@ -1,7 +1,7 @@
 """Prompt-injection and jailbreak heuristics, with hidden payloads decoded and re-scanned.
 
 The heuristic layer matches a pattern library written for this project
-(``data/injection_patterns.tsv``: instruction override, role-play personas, system
+(``data/injection_patterns.txt``: instruction override, role-play personas, system
 prompt extraction, delimiter and format injection) on the folded text of
 :mod:`trainguard.guard.normalize`. Each pattern has a weight ``w``; the score of a
 text is the noisy-or ``1 - prod(1 - w)`` over the patterns that matched. Payloads
@@ -103,9 +103,9 @@ def parse_patterns(text: str, source: str) -> list[Pattern]:
 
 @lru_cache(maxsize=1)
 def default_patterns() -> tuple[Pattern, ...]:
-    """The project's heuristic library (``data/injection_patterns.tsv``)."""
-    source = "trainguard/guard/data/injection_patterns.tsv"
-    return tuple(parse_patterns(data_text("injection_patterns.tsv"), source))
+    """The project's heuristic library (``data/injection_patterns.txt``)."""
+    source = "trainguard/guard/data/injection_patterns.txt"
+    return tuple(parse_patterns(data_text("injection_patterns.txt"), source))
 
 
 def load_patterns(path: str | Path) -> list[Pattern]:

@@ -1,6 +1,6 @@
 """The default keyword lexicon: a hand-written base list expanded by rule at load time.
 
-The base (``data/lexicon.tsv``, about 350 terms written for this project) gives each
+The base (``data/lexicon.txt``, about 350 terms written for this project) gives each
 term a category, a severity and its *forms*: ``n`` noun, ``v`` verb, ``a``
 adjective, ``c`` compound stem, ``s`` substring match, ``p`` fixed phrase. Expansion
 is systematic and single-step, so the list grows linearly with the base:
@@ -8,7 +8,7 @@ is systematic and single-step, so the list grows linearly with the base:
 1. inflections (plural; ``-s -ed -ing -in -er -ers`` for verbs with e-dropping and
    consonant doubling; ``-er -est`` for adjectives),
 2. closed compounds of ``c`` stems with the heads and prefixes of
-   ``data/compounds.tsv`` ("shit" + "head", "dumb" + "ass") and their plurals,
+   ``data/compounds.txt`` ("shit" + "head", "dumb" + "ass") and their plurals,
 3. one spelling variant at a time of every form: a vowel masked with ``*``, one
    letter doubled (the normaliser shortens longer runs to two), ``ck -> k/kk/q``,
    ``f -> ph``, ``c -> k``, ``u -> v``, ``i -> y``, final ``er -> a/ah``, final
@@ -140,7 +140,7 @@ def _compound_parts() -> tuple[list[str], list[str]]:
     heads: list[str] = []
     prefixes: list[str] = []
     for _, (kind, part) in tsv_rows(
-        data_text("compounds.tsv"), "compounds.tsv", 2, "kind and part"
+        data_text("compounds.txt"), "compounds.txt", 2, "kind and part"
     ):
         (heads if kind == "head" else prefixes).append(part.strip())
     return list(dict.fromkeys(heads)), list(dict.fromkeys(prefixes))
@@ -164,7 +164,7 @@ def expand(
 @lru_cache(maxsize=1)
 def default_rows() -> tuple[LexiconRow, ...]:
     """The hand-written base rows of the default lexicon."""
-    return tuple(parse_lexicon(data_text("lexicon.tsv"), "trainguard/guard/data/lexicon.tsv"))
+    return tuple(parse_lexicon(data_text("lexicon.txt"), "trainguard/guard/data/lexicon.txt"))
 
 
 def default_entries() -> list[tuple[str, LexiconRow]]:

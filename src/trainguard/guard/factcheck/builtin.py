@@ -1,8 +1,8 @@
 """The built-in knowledge graph, made on first use from the ``countryinfo`` package.
 
 Countries (250+) with capital, population, area (km2), region, subregion, official
-languages (ISO 639 codes named with ``data/languages.tsv``), currencies (ISO 4217
-codes, major ones named with ``data/currencies.tsv``, the code kept as an alias) and
+languages (ISO 639 codes named with ``data/languages.txt``), currencies (ISO 4217
+codes, major ones named with ``data/currencies.txt``, the code kept as an alias) and
 land borders (ISO alpha-3 codes resolved to country names). Alternative spellings,
 ISO codes and native names become aliases. The graph is cached as SQLite under
 ``~/.cache/trainguard/guard/`` (or ``$TRAINGUARD_CACHE``), rebuilt when absent.
@@ -41,7 +41,7 @@ def country_graph_dict() -> dict[str, Any]:
     from countryinfo import CountryInfo
 
     countries = CountryInfo("France").all()
-    languages, currencies = _table("languages.tsv"), _table("currencies.tsv")
+    languages, currencies = _table("languages.txt"), _table("currencies.txt")
     by_code = {c["ISO"]["alpha3"]: c["name"] for c in countries.values() if c.get("ISO")}
     entities: list[dict[str, Any]] = []
     triples: list[list[Any]] = []

@@ -18,6 +18,7 @@ from typing import Any
 
 from benchmarks.common import print_table
 from benchmarks.federated_common import merged, pts, simulate
+from trainguard.federated.accounting import flower_epsilon
 
 BASE: dict[str, Any] = {
     "name": "dp",
@@ -35,31 +36,6 @@ RUNS: list[tuple[str, float]] = [
 CLIPPING_NORM = 0.5
 
 
-def flower_epsilon(z: float, rounds: int, clients: int, delta: float) -> float:
-    """Flower's RdpAccountant for ``rounds`` releases of all ``clients`` at noise ``z``."""
-    from flwr.supercore.privacy_accounting import (
-        GaussianPrivacyEvent,
-        NeighboringRelation,
-        PrivacyConfig,
-        SamplingMethod,
-    )
-    from flwr.supercore.privacy_accounting.rdp_accountant import RdpAccountant
-
-    acc = RdpAccountant(
-        PrivacyConfig(
-            target_delta=delta,
-            population_size=clients,
-            neighboring_relation=NeighboringRelation.ADD_OR_REMOVE_ONE,
-            sampling_method=SamplingMethod.NO_AMPLIFICATION,
-        )
-    )
-    acc.compose(
-        GaussianPrivacyEvent(noise_multiplier=z, sample_size=clients, population_size=clients),
-        rounds,
-    )
-    return acc.get_epsilon(delta)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fresh", action="store_true", help="ignore cached runs")
@@ -72,9 +48,8 @@ def main() -> None:
         res = simulate(merged(BASE, name=f"dp-{mode}-{z}", dp=dp), fresh=args.fresh)
         final = res.final
         assert final.auc is not None and final.epsilon is not None and res.delta is not None
-        theirs = flower_epsilon(
-            z, BASE["train"]["rounds"], BASE["partition"]["num_clients"], res.delta
-        )
+        theirs = flower_epsilon(res.config, BASE["train"]["rounds"])
+        assert theirs is not None
         rows.append(
             [
                 mode,

@@ -14,16 +14,14 @@ from flwr.serverapp.strategy import (
     DifferentialPrivacyServerSideFixedClipping,
     FedTrimmedAvg,
 )
-from flwr.supercore.privacy_accounting import (
-    GaussianPrivacyEvent,
-    NeighboringRelation,
-    PrivacyConfig,
-    SamplingMethod,
-)
-from flwr.supercore.privacy_accounting.rdp_accountant import RdpAccountant
 from tests.federated.rounds import small_config, strategy_rounds
 
-from trainguard.federated.accounting import dp_delta, dp_noise_multiplier, epsilon_after
+from trainguard.federated.accounting import (
+    dp_delta,
+    dp_noise_multiplier,
+    epsilon_after,
+    flower_epsilon,
+)
 from trainguard.federated.server_app import make_evaluator
 from trainguard.federated.strategies import (
     AGGREGATORS,
@@ -87,23 +85,14 @@ def test_build_strategy_wraps_dp_then_scoring() -> None:
 
 @pytest.mark.parametrize(("z", "rounds", "clients"), [(1.0, 10, 5), (0.6, 3, 20), (2.5, 40, 100)])
 def test_epsilon_equals_flowers_rdp_accountant(z: float, rounds: int, clients: int) -> None:
-    cfg = small_config(partition={"num_clients": clients}, data={"options": {"n_samples": 4000}},
-                       dp={"mode": "server-fixed", "noise_multiplier": z})  # fmt: skip
-    delta = dp_delta(cfg)
-    assert delta < 1 / clients
-    acc = RdpAccountant(
-        PrivacyConfig(
-            target_delta=delta,
-            population_size=clients,
-            neighboring_relation=NeighboringRelation.ADD_OR_REMOVE_ONE,
-            sampling_method=SamplingMethod.NO_AMPLIFICATION,
-        )
+    cfg = small_config(
+        partition={"num_clients": clients},
+        data={"options": {"n_samples": 4000}},
+        dp={"mode": "server-fixed", "noise_multiplier": z},
     )
-    acc.compose(
-        GaussianPrivacyEvent(noise_multiplier=z, sample_size=clients, population_size=clients),
-        rounds,
-    )
-    assert epsilon_after(cfg, rounds) == pytest.approx(acc.get_epsilon(delta), abs=1e-9)
+    assert dp_delta(cfg) < 1 / clients
+    ours, theirs = epsilon_after(cfg, rounds), flower_epsilon(cfg, rounds)
+    assert ours is not None and theirs is not None and ours == pytest.approx(theirs, abs=1e-9)
 
 
 def test_local_dp_noise_multiplier_is_the_classic_gaussian_calibration() -> None:

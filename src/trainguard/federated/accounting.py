@@ -43,3 +43,33 @@ def epsilon_after(cfg: FederatedConfig, rounds: int) -> float | None:
     if z is None:
         return None
     return epsilon_spent(noise_multiplier=z, sample_rate=1.0, steps=rounds, delta=dp_delta(cfg))
+
+
+def flower_epsilon(cfg: FederatedConfig, rounds: int) -> float | None:
+    """The same releases through Flower's own ``RdpAccountant`` (Google's dp-accounting), for checking.
+
+    Central modes compose ``rounds`` Gaussian events over all clients without
+    amplification, as Flower's fixed-clipping wrappers account them.
+    """
+    z = dp_noise_multiplier(cfg)
+    if z is None:
+        return None
+    from flwr.supercore.privacy_accounting import (
+        GaussianPrivacyEvent,
+        NeighboringRelation,
+        PrivacyConfig,
+        SamplingMethod,
+    )
+    from flwr.supercore.privacy_accounting.rdp_accountant import RdpAccountant
+
+    n, delta = cfg.partition.num_clients, dp_delta(cfg)
+    acc = RdpAccountant(
+        PrivacyConfig(
+            target_delta=delta,
+            population_size=n,
+            neighboring_relation=NeighboringRelation.ADD_OR_REMOVE_ONE,
+            sampling_method=SamplingMethod.NO_AMPLIFICATION,
+        )
+    )
+    acc.compose(GaussianPrivacyEvent(noise_multiplier=z, sample_size=n, population_size=n), rounds)
+    return acc.get_epsilon(delta)

@@ -25,6 +25,11 @@ def test_version(capsys):
         (["train", "--data", "{csv}"], "'label' is required"),
         (["train", "--data", "digits", "--model", "resnet"], "unknown model 'resnet'"),
         (["train", "--data", "digits", "--epochs", "0"], "epochs"),
+        (
+            ["train", "--data", "digits", "--dp", "--target-epsilon", "0"],
+            "'target_epsilon' parameter",
+        ),
+        (["train", "--data", "digits", "--dp", "--delta", "1.5"], "'delta' parameter"),
         (["report", "{tmp}"], "not a trainguard run directory"),
         (["nosuchcommand"], "No such command"),
     ],

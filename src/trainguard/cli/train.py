@@ -11,6 +11,7 @@ from trainguard.cli.common import finish_run, say
 from trainguard.core.datasets import DatasetSpec, load_dataset
 from trainguard.core.errors import ConfigError
 from trainguard.core.run import RunDir
+from trainguard.core.validation import check_positive, check_real
 from trainguard.core.zoo import check_model_name
 
 
@@ -60,6 +61,13 @@ def train_command(
         from trainguard.robustness.training import AdversarialConfig
 
         AdversarialConfig(adversarial, eps)  # type: ignore[arg-type]  # validates before a run exists
+    if dp:  # validate before a run exists
+        check_positive(target_epsilon, "target_epsilon", "train --dp")
+        check_positive(max_grad_norm, "max_grad_norm", "train --dp")
+        if delta is not None:
+            check_real(
+                delta, "delta", "train --dp", low=0.0, high=1.0, low_open=True, high_open=True
+            )
     spec = DatasetSpec(source=data, label=label, text=text, limit=limit, seed=seed)
     train, test = load_dataset(spec).split(test_fraction, seed=seed)
     mode = "dp" if dp else (f"adversarial-{adversarial}" if adversarial else "plain")

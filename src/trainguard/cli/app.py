@@ -14,6 +14,7 @@ import typer
 
 from trainguard import __version__
 from trainguard.cli.attack import app as attack_app
+from trainguard.cli.backdoor import app as backdoor_app
 from trainguard.cli.common import State
 from trainguard.cli.demo import demo_command
 from trainguard.cli.fairness import app as fairness_app
@@ -68,6 +69,7 @@ app.command("demo")(demo_command)
 app.command("report")(report_command)
 app.command("train")(train_command)
 app.add_typer(attack_app)
+app.add_typer(backdoor_app, name="backdoor")
 app.add_typer(pipeline_app)
 app.add_typer(data_app, name="data")
 app.add_typer(fairness_app)

@@ -1,0 +1,106 @@
+"""STRIP: flag triggered inputs at run time by the entropy of perturbed predictions.
+
+Gao et al. 2019, "STRIP: A Defence Against Trojan Attacks on Deep Neural Networks"
+(ACSAC). Each input is superimposed on ``n_perturbations`` clean images (pixel-wise
+sum, saturated as in the paper's ``addWeighted(x, 1, x_j, 1, 0)``); a trojaned input
+keeps its target label whatever it is mixed with, so the mean Shannon entropy (bits)
+of those predictions is low. The detection boundary is the ``frr`` quantile of a
+normal distribution fitted to the entropies of held-out clean inputs, so about that
+share of clean inputs is rejected.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from trainguard.backdoor._nn import check_images, generator
+from trainguard.core.errors import NotFittedError
+from trainguard.core.findings import Finding, Severity
+from trainguard.core.training import predict_logits
+from trainguard.core.validation import check_int, check_real
+
+
+class Strip:
+    """STRIP run-time detector for one model.
+
+    Parameters
+    ----------
+    model
+        Classifier returning logits; inputs in [0, 1].
+    n_perturbations
+        Clean images each input is superimposed on (the paper's N = 100).
+    frr
+        Target false-rejection rate on clean inputs; sets the entropy boundary.
+    seed
+        Seed of the generator that draws the superimposed clean images.
+    """
+
+    def __init__(
+        self, model: nn.Module, *, n_perturbations: int = 100, frr: float = 0.01, seed: int = 0
+    ) -> None:
+        self.model = model
+        self.n_perturbations = check_int(n_perturbations, "n_perturbations", "Strip", low=1)
+        self.frr = check_real(frr, "frr", "Strip", low=0.0, high=1.0, low_open=True, high_open=True)
+        self.seed = seed
+
+    def fit(self, x_clean: torch.Tensor) -> Strip:
+        """Keep ``x_clean`` as the superimposition pool and set the entropy boundary from it."""
+        from scipy.stats import norm
+
+        self.pool_ = check_images(x_clean, "Strip.fit", min_rows=2)
+        self.clean_entropy_ = self.entropy(self.pool_)
+        mu, sigma = float(self.clean_entropy_.mean()), float(self.clean_entropy_.std(ddof=1))
+        self.threshold_ = float(norm.ppf(self.frr, loc=mu, scale=max(sigma, 1e-12)))
+        return self
+
+    def entropy(self, x: torch.Tensor) -> np.ndarray:
+        """Mean prediction entropy (bits) of each input over its superimposed copies."""
+        if not hasattr(self, "pool_"):
+            raise NotFittedError("Strip is not fitted; call fit(x_clean) first")
+        x = check_images(x, "Strip.entropy")
+        g = generator(self.seed)
+        out = np.empty(len(x))
+        chunk = max(1, 4096 // self.n_perturbations)
+        for i in range(0, len(x), chunk):
+            xb = x[i : i + chunk]
+            pick = torch.randint(len(self.pool_), (len(xb), self.n_perturbations), generator=g)
+            mixed = (xb[:, None] + self.pool_[pick]).clamp(0.0, 1.0)
+            p = torch.softmax(predict_logits(self.model, mixed.flatten(0, 1)), dim=1)
+            h = -(p * torch.log2(p.clamp_min(1e-12))).sum(1)
+            out[i : i + len(xb)] = h.reshape(len(xb), -1).mean(1).numpy()
+        return out
+
+    def predict(self, x: torch.Tensor) -> np.ndarray:
+        """True for inputs judged to carry a trigger (entropy below the boundary)."""
+        if not hasattr(self, "threshold_"):
+            raise NotFittedError("Strip is not fitted; call fit(x_clean) first")
+        return self.entropy(x) < self.threshold_
+
+    def to_findings(
+        self, stage: str, x: torch.Tensor, *, max_flagged_fraction: float | None = None
+    ) -> list[Finding]:
+        """Screen ``x``: one finding with the share of inputs flagged as triggered."""
+        h = self.entropy(x)
+        flagged = h < self.threshold_
+        frac = float(flagged.mean())
+        gate = self.frr * 3 if max_flagged_fraction is None else max_flagged_fraction
+        return [
+            Finding(
+                stage=stage,
+                check_id="strip",
+                title="STRIP: inputs whose predictions resist superimposition",
+                severity=Severity.HIGH if frac > gate else Severity.INFO,
+                passed=frac <= gate,
+                threshold=gate,
+                metrics={
+                    "flagged_fraction": frac,
+                    "entropy_threshold": self.threshold_,
+                    "mean_entropy": float(h.mean()),
+                    "clean_mean_entropy": float(self.clean_entropy_.mean()),
+                    "frr": self.frr,
+                },
+                message=f"{int(flagged.sum())} of {len(h)} inputs below entropy {self.threshold_:.3f} bits",
+            )
+        ]

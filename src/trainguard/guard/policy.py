@@ -85,6 +85,13 @@ class FactcheckPolicy(_Strict):
     action: Literal["flag", "block"] = "flag"
 
 
+class AuditPolicy(_Strict):
+    """What the guard service's audit log keeps of each text (it always keeps a SHA-256)."""
+
+    store_text: bool = False
+    """Keep the raw text in the log too."""
+
+
 class Policy(_Strict):
     """A guard policy."""
 
@@ -95,6 +102,7 @@ class Policy(_Strict):
     pii: PiiPolicy = PiiPolicy()
     injection: InjectionPolicy = InjectionPolicy()
     factcheck: FactcheckPolicy = FactcheckPolicy()
+    audit: AuditPolicy = AuditPolicy()
 
     @field_validator("input", "output")
     @classmethod

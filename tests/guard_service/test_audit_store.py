@@ -1,0 +1,155 @@
+"""The audit store on real databases: SQLite files and a throwaway PostgreSQL cluster."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from concurrent.futures import Future
+from pathlib import Path
+
+import pytest
+
+from trainguard.guard.result import Decision
+from trainguard.guard.service import AuditQuery, AuditRecord, create_key, open_store, revoke_key
+from trainguard.guard.service.audit import AuditStore, AuditWriter, content_hash
+from trainguard.guard.service.audit.sqlite import integrity_check
+
+T0 = 1_800_000_000.0
+TENANTS = ("acme", "beta")
+DECISIONS = (Decision.ALLOW, Decision.FLAG, Decision.MASK, Decision.BLOCK)
+CHECK_OF = {Decision.FLAG: "factcheck", Decision.MASK: "pii", Decision.BLOCK: "injection"}
+
+
+def make_records(n: int, *, t0: float = T0, step: float = 7.0) -> list[AuditRecord]:
+    out = []
+    for i in range(n):
+        d = DECISIONS[i % 4]
+        fired = {CHECK_OF[d]: d} if d in CHECK_OF else {}
+        if i % 5 == 0 and d is not Decision.ALLOW:
+            fired["toxicity"] = Decision.FLAG
+        out.append(AuditRecord(
+            id=f"req{i:05d}", ts=t0 + i * step, tenant=TENANTS[i % 2], key_id="k" * 12,
+            policy="default", endpoint="guard", direction="input" if i % 3 else "output",
+            decision=d, reasons=[f"reason {i}"] if fired else [], fired=fired,
+            latency_ms=0.5 + i % 10, content_sha256=content_hash(f"text {i}"),
+            content=f"text {i}" if i % 2 else None, metadata={"i": i},
+        ))  # fmt: skip
+    return out
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path):
+    if request.param == "sqlite":
+        s = open_store(str(tmp_path / "audit.db"))
+    else:
+        import psycopg
+
+        url = request.getfixturevalue("postgres_url")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP TABLE IF EXISTS decisions, api_keys")
+        s = open_store(url)
+    yield s
+    s.close()
+
+
+def test_records_round_trip_with_filters(store: AuditStore) -> None:
+    recs = make_records(40)
+    store.write(recs[:25])
+    store.write(recs[25:])
+    assert list(store.query()) == recs
+    assert store.count() == 40
+    q = AuditQuery(tenant="beta", decision=Decision.FLAG, since=T0 + 50, until=T0 + 200)
+    expect = [r for r in recs if r.tenant == "beta" and r.decision is Decision.FLAG
+              and T0 + 50 <= r.ts < T0 + 200]  # fmt: skip
+    assert list(store.query(q)) == expect and store.count(q) == len(expect)
+    assert (
+        list(store.query(AuditQuery(direction="output", limit=3, newest_first=True)))
+        == [r for r in reversed(recs) if r.direction == "output"][:3]
+    )
+    assert list(store.query(AuditQuery(request_id="req00007"))) == [recs[7]]
+
+
+def test_a_batch_is_all_or_nothing(store: AuditStore) -> None:
+    recs = make_records(5)
+    store.write(recs[:2])
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+        store.write([*recs[2:], recs[0]])  # the last one repeats a stored (id, seq)
+    assert list(store.query()) == recs[:2]
+
+
+def test_summary_counts_equal_a_direct_count(store: AuditStore) -> None:
+    recs = make_records(120)
+    store.write(recs)
+    since, bucket = T0 + 100, 60.0
+    got = {(b.bucket, b.tenant): b for b in store.summary(since, bucket)}
+    expect_total: Counter[tuple[float, str]] = Counter()
+    expect_dec: Counter[tuple[float, str, str]] = Counter()
+    expect_chk: Counter[tuple[float, str, str]] = Counter()
+    for r in recs:
+        if r.ts < since:
+            continue
+        k = ((r.ts // bucket) * bucket, r.tenant)
+        expect_total[k] += 1
+        expect_dec[(*k, r.decision.value)] += 1
+        for c in r.fired:
+            expect_chk[(*k, c)] += 1
+    assert {k: b.total for k, b in got.items()} == dict(expect_total)
+    assert {(*k, d): n for k, b in got.items() for d, n in b.decisions.items()} == dict(expect_dec)
+    assert {(*k, c): n for k, b in got.items() for c, n in b.checks.items() if n} == dict(
+        expect_chk
+    )
+    only_beta = store.summary(since, bucket, tenant="beta")
+    assert {b.tenant for b in only_beta} == {"beta"}
+    assert sum(b.total for b in only_beta) == sum(
+        n for (_, t), n in expect_total.items() if t == "beta"
+    )
+
+
+def test_retention_deletes_only_older_records(store: AuditStore) -> None:
+    recs = make_records(30)
+    store.write(recs)
+    cutoff = recs[12].ts
+    assert store.delete_before(cutoff) == 12
+    assert list(store.query()) == recs[12:]
+    assert store.delete_before(cutoff) == 0
+
+
+def test_keys_are_stored_hashed_and_revocable(store: AuditStore) -> None:
+    token, key = create_key(store, "acme", policy="strict", rate=5, admin=True)
+    stored = store.get_key(key.key_id)
+    assert stored == key and stored.burst == 10 and stored.admin
+    assert token not in repr(stored.model_dump())
+    assert [k.key_id for k in store.list_keys()] == [key.key_id]
+    assert revoke_key(store, key.key_id).revoked is not None
+    assert store.get_key("0" * 12) is None
+
+
+def test_writer_commits_from_many_threads_and_isolates_a_bad_request(store: AuditStore) -> None:
+    good = make_records(400)
+    store.write([good[0]])  # resubmitting it makes its request fail (duplicate key)
+    writer = AuditWriter(store, max_batch=64)
+    futures: list[tuple[int, Future[None]]] = []
+    lock = threading.Lock()
+
+    def submit(part: list[AuditRecord], start: int) -> None:
+        for j in range(0, len(part), 4):
+            fut = writer.submit(part[j : j + 4])
+            with lock:
+                futures.append((start + j, fut))
+
+    threads = [
+        threading.Thread(target=submit, args=(good[i : i + 50], i)) for i in range(0, 400, 50)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    outcomes = {start: fut.exception(timeout=30) for start, fut in futures}
+    writer.close()
+    assert outcomes.pop(0) is not None  # the request holding the duplicate
+    assert all(e is None for e in outcomes.values())
+    # Everything but the failed request's three new records (all or nothing per request).
+    assert store.count() == 397
+    assert {r.id for r in store.query()} == {r.id for r in good} - {r.id for r in good[1:4]}
+    if store.dialect.name == "sqlite":
+        assert integrity_check(store.url) == ["ok"]

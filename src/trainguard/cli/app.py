@@ -20,6 +20,7 @@ from trainguard.cli.demo import demo_command
 from trainguard.cli.fairness import app as fairness_app
 from trainguard.cli.federated import app as federated_app
 from trainguard.cli.guard import app as guard_app
+from trainguard.cli.guard_service import keys_app as _guard_service  # noqa: F401 (serve, keys, log)
 from trainguard.cli.pipeline import app as pipeline_app
 from trainguard.cli.policy import app as policy_app
 from trainguard.cli.privacy import app as privacy_app

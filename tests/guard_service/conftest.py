@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -23,7 +24,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from trainguard.guard.service import create_key, open_store
+from trainguard.guard.service import ApiKey, create_key, open_store
+from trainguard.guard.service.keys import parse_token, token_hash
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -34,6 +36,8 @@ toxicity:
 audit: {store_text: true}
 """
 """Tenant beta's policy: keyword blocks from 'high' severity, no classifier, raw texts kept."""
+FUZZ_TOKEN = f"tg_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"
+"""Known when the fuzz test module is imported (schemathesis takes its auth then); stored in setup."""
 FAST_DEFAULT_POLICY = "toxicity:\n  classifier: {model: none}\n"
 """The built-in policy without the toxicity classifier (its pickle scan costs seconds per worker)."""
 
@@ -105,7 +109,8 @@ def service_server(db: str, log: Path, *, workers: int = 1, upstream: str | None
         args += ["--upstream", upstream, "--upstream-timeout", "2"]
     for name, path in (policies or {}).items():
         args += ["--policy", f"{name}={path}"]
-    return Server(args + (extra or []), port, env={"HF_HUB_OFFLINE": "1"}, log=log)
+    env = {"HF_HUB_OFFLINE": "1", "TRAINGUARD_SERVICE_KEY_CACHE_S": "1"}
+    return Server(args + (extra or []), port, env=env, log=log)
 
 
 def fast_default_policy(folder: Path) -> Path:
@@ -161,8 +166,10 @@ def service(tmp_path_factory: pytest.TempPathFactory, upstream: Server) -> Itera
         "admin": create_key(store, "ops", admin=True)[0],
         "slowpoke": create_key(store, "slowpoke", rate=0.5, burst=2)[0],
         "ghost": create_key(store, "ghost", policy="missing")[0],
-        "fuzz": create_key(store, "fuzz", rate=100_000)[0],
     }
+    store.add_key(ApiKey(key_id=parse_token(FUZZ_TOKEN) or "", key_hash=token_hash(FUZZ_TOKEN),
+                         tenant="fuzz", rate=100_000, burst=100_000))  # fmt: skip
+    tokens["fuzz"] = FUZZ_TOKEN
     store.close()
     srv = service_server(str(db), tmp / "service.log", workers=2, upstream=upstream.url + "/v1",
                          policies={"strict": strict, "default": fast}).start("/readyz")  # fmt: skip
@@ -209,3 +216,11 @@ def postgres_url() -> Iterator[str]:
     finally:
         run("pg_ctl", "-D", db, "-m", "immediate", "stop", check=False)
         shutil.rmtree(data, ignore_errors=True)
+
+
+def reset_postgres(url: str) -> None:
+    """Drop the service's tables so a test starts from an empty database."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS decisions, api_keys")

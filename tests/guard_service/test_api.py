@@ -210,10 +210,10 @@ def test_revoked_key_stops_working(service) -> None:
         assert c.post("/v1/guard/input", json={"text": "hi"}).status_code == 200
         revoke_key(store, key.key_id)
         store.close()
-        deadline = time.monotonic() + 15  # the key cache holds a key for 5 s
+        deadline = time.monotonic() + 15  # the test servers cache a key for 1 s
         while time.monotonic() < deadline:
             if c.post("/v1/guard/input", json={"text": "hi"}).status_code == 401:
                 break
-            time.sleep(0.5)
+            time.sleep(0.2)
         else:
             pytest.fail("a revoked key was still accepted after the cache time")

@@ -8,6 +8,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
+from tests.guard_service.conftest import reset_postgres
 
 from trainguard.guard.result import Decision
 from trainguard.guard.service import AuditQuery, AuditRecord, create_key, open_store, revoke_key
@@ -42,11 +43,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path):
     if request.param == "sqlite":
         s = open_store(str(tmp_path / "audit.db"))
     else:
-        import psycopg
-
         url = request.getfixturevalue("postgres_url")
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("DROP TABLE IF EXISTS decisions, api_keys")
+        reset_postgres(url)
         s = open_store(url)
     yield s
     s.close()

@@ -38,7 +38,7 @@ def chunkings(text: str) -> st.SearchStrategy[list[int]]:
     return st.lists(st.integers(1, len(text) - 1), max_size=60)
 
 
-FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FAST

@@ -15,7 +15,7 @@ MetaValue = str | int | float | bool | None
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class GuardRequest(_Body):
@@ -102,6 +102,7 @@ class ValidationErrorBody(BaseModel):
 def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:
     """OpenAPI ``responses`` entries for the error codes a route can answer."""
     text = {
+        400: "The body is not UTF-8 JSON.",
         401: "Missing or invalid API key.",
         403: "The key's policy is not configured on this server.",
         413: "Request body too large.",

@@ -16,7 +16,7 @@ import anyio.to_thread
 import numpy as np
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from trainguard.guard.service.audit.record import AuditQuery, BucketCount
 from trainguard.guard.service.audit.store import AuditStore
@@ -125,17 +125,25 @@ async def script() -> Response:
                     headers={"Cache-Control": "no-store"})  # fmt: skip
 
 
+class DashboardQuery(BaseModel):
+    """Query parameters of ``/dashboard/data`` (unknown ones are refused)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    minutes: float = Field(default=15, gt=0, le=1440, description="Window length.")
+    bucket_s: float = Field(default=30, ge=1, le=3600, description="Bucket width in seconds.")
+    tenant: str | None = Field(default=None, max_length=64, description="Admin keys only.")
+
+
 @router.get("/data", summary="Dashboard numbers")
 async def data(
     svc: Annotated[ServiceState, Depends(service_of)],
     key: Annotated[ApiKey, Depends(api_key_of)],
-    minutes: Annotated[float, Query(gt=0, le=1440, description="Window length.")] = 15,
-    bucket_s: Annotated[float, Query(ge=1, le=3600, description="Bucket width in seconds.")] = 30,
-    tenant: Annotated[str | None, Query(max_length=64, description="Admin keys only.")] = None,
+    q: Annotated[DashboardQuery, Query()],
 ) -> DashboardData:
     """Recent decisions, decision and per-check counts per bucket and tenant, latency percentiles."""
-    scope = (tenant or None) if key.admin else key.tenant
+    scope = (q.tenant or None) if key.admin else key.tenant
     store = svc.audit_store()
     return await anyio.to_thread.run_sync(
-        lambda: dashboard_data(store, scope, window_s=minutes * 60, bucket_s=bucket_s)
+        lambda: dashboard_data(store, scope, window_s=q.minutes * 60, bucket_s=q.bucket_s)
     )

@@ -19,7 +19,7 @@ from trainguard.guard.service.models import (
 from trainguard.guard.service.state import ServiceState, api_key_of, service_of
 
 router = APIRouter(
-    prefix="/v1/guard", tags=["guard"], responses=error_responses(401, 403, 413, 422, 429, 503)
+    prefix="/v1/guard", tags=["guard"], responses=error_responses(400, 401, 403, 413, 422, 429, 503)
 )
 
 Service = Annotated[ServiceState, Depends(service_of)]

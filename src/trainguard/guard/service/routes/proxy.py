@@ -39,7 +39,7 @@ router = APIRouter(tags=["proxy"])
 class ChatMessage(BaseModel):
     """A chat message; content is a string or a list of parts (text parts are guarded)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     role: str
     content: str | list[dict[str, Any]] | None = None
@@ -48,7 +48,7 @@ class ChatMessage(BaseModel):
 class ChatRequest(BaseModel):
     """An OpenAI chat completion request; fields other than these are forwarded as they are."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
     model: str
     messages: list[ChatMessage] = Field(min_length=1)
@@ -68,7 +68,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     502: {"model": OpenAIError, "description": "The upstream failed or answered an error."},
     504: {"model": OpenAIError, "description": "The upstream timed out."},
-    **error_responses(401, 403, 413, 422, 429, 503),
+    **error_responses(400, 401, 403, 413, 422, 429, 503),
 }
 
 

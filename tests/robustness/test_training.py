@@ -101,3 +101,26 @@ def test_adversarial_training_is_reproducible(digits_split: Split) -> None:
 def test_bad_config_names_the_field(kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(ParameterError, match=f"The '{field}' parameter of adversarial training"):
         AdversarialConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_keep_best_restores_the_most_robust_epoch(digits_split: Split) -> None:
+    train, test = digits_split
+    val = test.head(64, seed=0)
+    cfg = AdversarialConfig("fast", 0.1)
+    tm = train_adversarial(
+        train.head(256, seed=0), cfg, model_name="mlp", epochs=4, lr=2e-2, lr_schedule="cyclic",
+        val=val, eval_limit=64, eval_steps=3, keep_best=True,
+    )  # fmt: skip
+    robust = [e["robust_accuracy"] for e in tm.history.epochs]
+    (chosen,) = [i for i, e in enumerate(tm.history.epochs) if e.get("selected") == 1.0]
+    assert chosen == robust.index(max(robust))
+    x, y = tm.tensors(val.head(64, seed=0))
+    again = adversarial_correct(tm.model, x, y, attack="pgd", eps=0.1, steps=3, seed=0).mean()
+    assert again == pytest.approx(robust[chosen])
+
+
+def test_keep_best_needs_validation_data(digits_split: Split) -> None:
+    with pytest.raises(ParameterError, match="keep_best=True in adversarial_fit needs eval_data"):
+        train_adversarial(
+            digits_split[0].head(64), AdversarialConfig("fast", 0.1), epochs=1, keep_best=True
+        )

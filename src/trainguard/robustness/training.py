@@ -34,16 +34,16 @@ References
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
 from trainguard.core.datasets import Dataset
+from trainguard.core.errors import ParameterError
 from trainguard.core.progress import progress_bar
 from trainguard.core.text import Vocabulary
 from trainguard.core.training import (
@@ -53,206 +53,21 @@ from trainguard.core.training import (
     make_loader,
     seed_everything,
 )
-from trainguard.core.validation import check_choice, check_int, check_positive, check_real
+from trainguard.core.validation import check_choice, check_int, check_positive
 from trainguard.core.zoo import build_model, default_model_name, model_config_for
-from trainguard.robustness.attacks import Classifier, fgsm, pgd, projected_ascent
 from trainguard.robustness.evaluation import adversarial_correct, clean_correct
-from trainguard.robustness.norms import (
-    Domain,
-    Norm,
-    Seed,
-    as_generator,
-    ascent_direction,
-    into_threat_set,
-)
-from trainguard.robustness.text_attacks import attack_space, is_embedding_model
+from trainguard.robustness.methods import METHODS, AdversarialConfig, Method, train_step
+from trainguard.robustness.norms import Domain, Seed, as_generator
+from trainguard.robustness.text_attacks import is_embedding_model
 
-Method = Literal["fgsm", "fast", "pgd", "trades", "freelb"]
-METHODS: tuple[Method, ...] = ("fgsm", "fast", "pgd", "trades", "freelb")
-_DEFAULT_STEPS = {"fgsm": 1, "fast": 1, "pgd": 10, "trades": 10, "freelb": 3}
-
-__all__ = ["METHODS", "AdversarialConfig", "adversarial_fit", "train_adversarial"]
-
-
-@dataclass(frozen=True)
-class AdversarialConfig:
-    """The adversary seen in training.
-
-    Attributes
-    ----------
-    method
-        One of :data:`METHODS`.
-    eps
-        Radius of the threat ball (input units; embedding units for text models).
-    norm
-        ``"linf"`` or ``"l2"``; ``None`` picks L-inf for inputs, L2 for embeddings.
-    steps
-        Ascent steps for ``pgd``/``trades``/``freelb``; ``None``: 10, 10, 3.
-    alpha
-        Step size; ``None``: ``2.5 eps / steps`` (``1.25 eps`` for ``fast``).
-    beta
-        TRADES weight of the robustness term (6 in the paper).
-    fgsm_weight
-        Weight of the clean loss in FGSM training (0.5 in the paper).
-    domain
-        Valid input range of raw inputs (ignored in embedding space).
-    """
-
-    method: Method
-    eps: float
-    norm: Norm | None = None
-    steps: int | None = None
-    alpha: float | None = None
-    beta: float = 6.0
-    fgsm_weight: float = 0.5
-    domain: Domain = (0.0, 1.0)
-
-    def __post_init__(self) -> None:
-        check_choice(self.method, "method", "adversarial training", METHODS)
-        check_positive(self.eps, "eps", "adversarial training")
-        if self.norm is not None:
-            check_choice(self.norm, "norm", "adversarial training", ("linf", "l2"))
-        if self.steps is not None:
-            check_int(self.steps, "steps", "adversarial training", low=1)
-        if self.alpha is not None:
-            check_positive(self.alpha, "alpha", "adversarial training")
-        check_real(self.beta, "beta", "adversarial training", low=0.0)
-        check_real(self.fgsm_weight, "fgsm_weight", "adversarial training", low=0.0, high=1.0)
-
-    def resolved(self, text: bool) -> tuple[Norm, int, float]:
-        """Norm, steps and step size in effect (defaults filled in)."""
-        norm: Norm = self.norm or ("l2" if text else "linf")
-        steps = self.steps or _DEFAULT_STEPS[self.method]
-        default_alpha = 1.25 * self.eps if self.method == "fast" else 2.5 * self.eps / steps
-        return norm, steps, self.alpha or default_alpha
-
-
-@dataclass
-class _Batch:
-    """One batch in the space the adversary works in."""
-
-    forward: Classifier
-    base: torch.Tensor  # inputs, with the autograd link to embeddings for text
-    perturbable: torch.Tensor | None
-    domain: Domain
-    y: torch.Tensor
-
-    @property
-    def fixed(self) -> torch.Tensor:
-        return self.base.detach()
-
-    def shifted(self, adv: torch.Tensor) -> torch.Tensor:
-        """``base`` moved to ``adv`` while keeping the gradient path to the embeddings."""
-        return self.base + (adv - self.fixed).detach()
-
-    def threat(self, z: torch.Tensor, eps: float, norm: Norm) -> torch.Tensor:
-        return into_threat_set(self.fixed, z, eps, norm, self.domain, self.perturbable)
-
-
-def _batch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, domain: Domain) -> _Batch:
-    forward, base, perturbable, dom = attack_space(model, x, domain)
-    return _Batch(forward, base, perturbable, dom, y)
-
-
-def _crafted(model: nn.Module, make: Callable[[], torch.Tensor]) -> torch.Tensor:
-    """Run ``make`` with the model in eval mode (adversarial examples), then back to train."""
-    model.eval()
-    try:
-        return make()
-    finally:
-        model.train()
-
-
-def _kl(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tensor:
-    """Per-sample KL(softmax(p) || softmax(q))."""
-    return F.kl_div(F.log_softmax(logits_q, 1), F.softmax(logits_p, 1), reduction="none").sum(1)
-
-
-def _loss(
-    model: nn.Module, b: _Batch, cfg: AdversarialConfig, text: bool, gen: torch.Generator
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Training loss of one batch for the single-backward methods, and the adversarial logits."""
-    norm, steps, alpha = cfg.resolved(text)
-    common: dict[str, Any] = {"norm": norm, "domain": b.domain, "perturbable": b.perturbable}
-    if cfg.method == "fgsm":
-        adv = _crafted(model, lambda: fgsm(b.forward, b.fixed, b.y, eps=cfg.eps, **common))
-        adv_logits = b.forward(b.shifted(adv))
-        w = cfg.fgsm_weight
-        loss = w * F.cross_entropy(b.forward(b.base), b.y) + (1 - w) * F.cross_entropy(
-            adv_logits, b.y
-        )
-        return loss, adv_logits
-    if cfg.method in ("fast", "pgd"):
-        adv = _crafted(
-            model,
-            lambda: pgd(
-                b.forward, b.fixed, b.y, eps=cfg.eps, alpha=alpha, steps=steps, seed=gen, **common
-            ),
-        )
-        adv_logits = b.forward(b.shifted(adv))
-        return F.cross_entropy(adv_logits, b.y), adv_logits
-    # TRADES: the inner maximisation starts at x + 0.001 N(0, I) (Zhang et al., Alg. 1).
-
-    def trades_adv() -> torch.Tensor:
-        with torch.no_grad():
-            clean = b.forward(b.fixed)
-            start = b.threat(
-                b.fixed + 0.001 * torch.randn(b.fixed.shape, generator=gen), cfg.eps, norm
-            )
-        return projected_ascent(
-            lambda z: _kl(clean, b.forward(z)),
-            b.fixed,
-            start,
-            eps=cfg.eps,
-            alpha=alpha,
-            steps=steps,
-            **common,
-        )
-
-    adv = _crafted(model, trades_adv)
-    logits = b.forward(b.base)
-    adv_logits = b.forward(b.shifted(adv))
-    loss = F.cross_entropy(logits, b.y) + cfg.beta * _kl(logits, adv_logits).mean()
-    return loss, adv_logits
-
-
-def _freelb_step(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    cfg: AdversarialConfig,
-    text: bool,
-    gen: torch.Generator,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """FreeLB (Zhu et al. 2020, Alg. 1): K ascent steps, parameter gradients averaged.
-
-    The perturbation starts at ``U(-eps, eps) / sqrt(N)`` on the ``N`` perturbable
-    coordinates of each sample; each step adds ``alpha`` times the normalised
-    gradient and projects onto the ball. Leaves the gradients in the parameters.
-    """
-    norm, steps, alpha = cfg.resolved(text)
-    b = _batch(model, x, y, cfg.domain)
-    mask = torch.ones_like(b.fixed) if b.perturbable is None else b.perturbable.expand_as(b.fixed)
-    n_coords = mask.reshape(len(x), -1).sum(1).clamp_min(1.0)
-    init = (2 * torch.rand(b.fixed.shape, generator=gen) - 1) * cfg.eps * mask
-    delta = (
-        b.threat(
-            b.fixed + init / n_coords.sqrt().reshape(-1, *[1] * (init.dim() - 1)), cfg.eps, norm
-        )
-        - b.fixed
-    )
-    loss_sum = torch.zeros(())
-    for _ in range(steps):
-        b = _batch(model, x, y, cfg.domain)  # embeddings change with the accumulated step
-        delta.requires_grad_(True)
-        adv_logits = b.forward(b.base + delta)
-        loss = F.cross_entropy(adv_logits, y) / steps
-        loss.backward()
-        loss_sum = loss_sum + loss.detach()
-        grad = torch.zeros_like(delta) if delta.grad is None else delta.grad
-        moved = b.fixed + delta.detach() + alpha * ascent_direction(grad, norm)
-        delta = (b.threat(moved, cfg.eps, norm) - b.fixed).detach()
-    return loss_sum, adv_logits.detach()
+__all__ = [
+    "METHODS",
+    "AdversarialConfig",
+    "Method",
+    "adversarial_fit",
+    "domain_for",
+    "train_adversarial",
+]
 
 
 def _epoch_eval(
@@ -273,6 +88,11 @@ def _epoch_eval(
     return {"val_accuracy": float(clean.mean()), "robust_accuracy": float(adv.mean())}
 
 
+def _cyclic(progress: float) -> float:
+    """Triangular learning-rate factor: 0 -> 1 at 40% of training -> 0 (Wong et al. 2020)."""
+    return progress / 0.4 if progress < 0.4 else max(0.0, (1.0 - progress) / 0.6)
+
+
 def adversarial_fit(
     model: nn.Module,
     loader: DataLoader[Any],
@@ -280,8 +100,10 @@ def adversarial_fit(
     *,
     epochs: int = 10,
     lr: float = 1e-3,
+    lr_schedule: Literal["constant", "cyclic"] = "constant",
     eval_data: tuple[torch.Tensor, torch.Tensor] | None = None,
     eval_steps: int = 10,
+    keep_best: bool = False,
     seed: int = 0,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     description: str = "adversarial training",
@@ -292,34 +114,39 @@ def adversarial_fit(
     batches) and ``train_robust_accuracy`` (on the adversarial examples trained on);
     with ``eval_data`` also ``val_accuracy`` (clean) and ``robust_accuracy`` (under
     PGD-``eval_steps`` at the training radius).
+
+    ``lr_schedule="cyclic"`` ramps the learning rate linearly from 0 to ``lr`` over the
+    first 40% of the iterations and back to 0 (the schedule of fast adversarial
+    training, Wong et al. 2020). ``keep_best`` restores, at the end, the weights of the
+    epoch with the highest robust accuracy on ``eval_data`` (early stopping against
+    catastrophic and robust overfitting; Wong et al. 2020, Rice et al. 2020); that
+    epoch's record gets ``selected = 1``. Use validation data, not the test set.
     """
     check_int(epochs, "epochs", "adversarial_fit", low=1)
     check_positive(lr, "lr", "adversarial_fit")
+    check_choice(lr_schedule, "lr_schedule", "adversarial_fit", ("constant", "cyclic"))
+    if keep_best and eval_data is None:
+        raise ParameterError("keep_best=True in adversarial_fit needs eval_data to select an epoch")
     gen = as_generator(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     history = History()
-    with progress_bar(f"{description} ({config.method})", total=epochs * len(loader)) as bar:
+    best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+    n_iter = epochs * len(loader)
+    with progress_bar(f"{description} ({config.method})", total=n_iter) as bar:
         for epoch in range(epochs):
             model.train()
             total = correct = adv_correct = 0
             loss_sum = 0.0
-            for batch in loader:
+            for i, batch in enumerate(loader):
+                if lr_schedule == "cyclic":
+                    opt.param_groups[0]["lr"] = lr * _cyclic((epoch * len(loader) + i + 1) / n_iter)
                 x, y = batch[0], batch[1]
-                text = is_embedding_model(model, x)
-                opt.zero_grad(set_to_none=True)
-                if config.method == "freelb":
-                    loss, adv_logits = _freelb_step(model, x, y, config, text, gen)
-                else:
-                    loss, adv_logits = _loss(
-                        model, _batch(model, x, y, config.domain), config, text, gen
-                    )
-                    loss.backward()
-                opt.step()
+                loss, adv_logits = train_step(model, opt, x, y, config, gen)
                 with torch.no_grad():
                     correct += int((model(x).argmax(1) == y).sum())
                 adv_correct += int((adv_logits.argmax(1) == y).sum())
                 total += len(y)
-                loss_sum += float(loss.detach()) * len(y)
+                loss_sum += float(loss) * len(y)
                 bar.advance()
             record = {
                 "epoch": float(epoch + 1),
@@ -328,10 +155,17 @@ def adversarial_fit(
                 "train_robust_accuracy": adv_correct / max(total, 1),
             }
             if eval_data is not None:
-                record |= _epoch_eval(model, eval_data, config, text, eval_steps, seed)
+                record |= _epoch_eval(
+                    model, eval_data, config, is_embedding_model(model, x), eval_steps, seed
+                )
+                if keep_best and (best is None or record["robust_accuracy"] > best[0]):
+                    best = (record["robust_accuracy"], epoch, copy.deepcopy(model.state_dict()))
             history.epochs.append(record)
             if on_epoch is not None:
                 on_epoch(epoch, record)
+    if best is not None:
+        model.load_state_dict(best[2])
+        history.epochs[best[1]]["selected"] = 1.0
     model.eval()
     return history
 
@@ -344,16 +178,19 @@ def train_adversarial(
     epochs: int = 10,
     batch_size: int = 64,
     lr: float = 1e-3,
+    lr_schedule: Literal["constant", "cyclic"] = "constant",
     seed: int = 0,
     val: Dataset | None = None,
     eval_limit: int = 500,
     eval_steps: int = 10,
+    keep_best: bool = False,
     model_options: dict[str, Any] | None = None,
 ) -> TrainedModel:
     """Build the zoo model that suits ``train`` (or ``model_name``) and train it adversarially.
 
     The counterpart of :func:`trainguard.core.training.train_model`; per-epoch robust
-    accuracy is measured on ``eval_limit`` random rows of ``val``.
+    accuracy is measured on ``eval_limit`` random rows of ``val`` (and, with
+    ``keep_best``, selects the epoch kept). See :func:`adversarial_fit`.
     """
     name = model_name or default_model_name(train)
     seed_everything(seed)
@@ -368,8 +205,8 @@ def train_adversarial(
     if val is not None:
         eval_data = dataset_tensors(val.head(eval_limit, seed=seed), vocab)
     history = adversarial_fit(
-        model, loader, config, epochs=epochs, lr=lr, eval_data=eval_data, eval_steps=eval_steps,
-        seed=seed, description=f"training {name}",
+        model, loader, config, epochs=epochs, lr=lr, lr_schedule=lr_schedule, eval_data=eval_data,
+        eval_steps=eval_steps, keep_best=keep_best, seed=seed, description=f"training {name}",
     )  # fmt: skip
     return TrainedModel(model=model, name=name, config=config_args, vocab=vocab, history=history)
 

@@ -56,6 +56,75 @@ class TrainConfig(_Strict):
     eps: float = Field(default=0.1, gt=0.0)
 
 
+class RobustnessOptions(_Strict):
+    """Adversarial evaluation of the trained model (robustness package)."""
+
+    enabled: bool = True
+    epsilons: list[float] | None = None
+    attack: str = "apgd-ce"
+    steps: int = Field(default=50, ge=1)
+    limit: int = Field(default=200, ge=10)
+    checks: bool = True
+    min_robust_accuracy: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+BackdoorDetector = Literal["neural-cleanse", "neuron-stimulation"]
+_DEFAULT_DETECTORS: tuple[BackdoorDetector, ...] = ("neural-cleanse",)
+
+
+class BackdoorOptions(_Strict):
+    """Model-side backdoor scan (Neural Cleanse, neuron stimulation); image models only."""
+
+    enabled: bool = True
+    detectors: list[BackdoorDetector] = Field(default_factory=lambda: list(_DEFAULT_DETECTORS))
+    steps: int = Field(default=200, ge=10)
+    limit: int = Field(default=300, ge=20)
+
+
+class MembershipOptions(_Strict):
+    """Membership-inference audit of the trained model (training rows vs held-out rows)."""
+
+    enabled: bool = True
+    limit: int = Field(default=500, ge=20)
+
+
+class FairnessOptions(_Strict):
+    """Fairness of the trained model's test predictions (needs sensitive attributes)."""
+
+    enabled: bool = True
+    sensitive: list[str] | None = None
+    positive: int = 1
+
+
+class AttackConfig(_Strict):
+    """Attack testing of the trained model; each part runs where it applies to the data."""
+
+    robustness: RobustnessOptions = Field(default_factory=RobustnessOptions)
+    backdoor: BackdoorOptions = Field(default_factory=BackdoorOptions)
+    membership: MembershipOptions = Field(default_factory=MembershipOptions)
+    fairness: FairnessOptions = Field(default_factory=FairnessOptions)
+    seed: int = 0
+
+
+class ShipConfig(_Strict):
+    """Supply-chain checks before shipping: scan, vulnerabilities, SBOM, encryption, signing."""
+
+    scan: bool = True
+    advisories: str | None = None
+    allow: list[str] = Field(default_factory=lambda: ["sklearn"])
+    provenance: bool = True
+    watermark: bool = False
+    seed: int = 0
+
+
+class ServeConfig(_Strict):
+    """Run-time guarding: write the guard policy for the service and smoke-test it."""
+
+    guard_policy: str | None = None
+    claims: int = Field(default=200, ge=10)
+    agent_policy_suite: bool = True
+
+
 class Gate(_Strict):
     """A threshold on a finding's metric or severity; a failed gate makes the run exit 1.
 

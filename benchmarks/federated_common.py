@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -15,18 +14,20 @@ from trainguard.federated import FederatedResult, parse_config, run_simulation
 CACHE = Path.home() / ".cache" / "trainguard" / "federated"
 
 
+def run_folder(raw: dict[str, Any]) -> Path:
+    """The cache folder of a config (its ``result.json`` and ``model.pt``)."""
+    cfg = parse_config(raw)
+    return CACHE / hashlib.sha1(cfg.model_dump_json().encode()).hexdigest()[:16]
+
+
 def simulate(raw: dict[str, Any], *, fresh: bool = False) -> FederatedResult:
     """Run ``raw`` (a federated config dict) on Flower's simulation engine, cached by its content."""
+    out = run_folder(raw)
+    if (out / "result.json").exists() and not fresh:
+        return FederatedResult.load(out)
     cfg = parse_config(raw)
-    key = hashlib.sha1(cfg.model_dump_json().encode()).hexdigest()[:16]
-    path = CACHE / f"{key}.json"
-    if path.exists() and not fresh:
-        return FederatedResult.model_validate_json(path.read_text())
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        result = run_simulation(cfg, tmp)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    path.write_text(result.model_dump_json())
+    result = run_simulation(cfg, out)
     sys.stderr.write(f"  {cfg.name}: {time.perf_counter() - t0:.0f} s\n")
     return result
 

@@ -3,8 +3,9 @@
 Fifteen clients hold IID shares of synthetic credit data; three are malicious.
 Attacks: sign flipping (updates reversed and scaled by 4), label flipping, and a
 model-replacement backdoor (Bagdasaryan et al. 2020: rows with the trigger
-``late_payments = employment_years = 5 sd`` labelled "repaid", update boosted by
-gamma = 15). Every run is Flower's simulation engine; the robust rules are
+``debt_ratio = late_payments = 5 sd`` labelled "repaid", update boosted by
+gamma = 15; the clean model sends such rows to "default", and its rate on them is
+the backdoor baseline). Every run is Flower's simulation engine; the robust rules are
 Flower's Krum, Multi-Krum, FedMedian, FedTrimmedAvg and Bulyan, and trainguard's
 norm bounding (Sun et al. 2019). The anomaly scores' detection rates are shown
 beside. Aim: the best robust rule within 2 points of the clean AUC, with backdoor
@@ -16,11 +17,12 @@ success under 10%.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from benchmarks.common import print_table
-from benchmarks.federated_common import merged, pts, simulate
-from trainguard.federated import AnomalyReport
+from benchmarks.federated_common import merged, pts, run_folder, simulate
+from trainguard.federated import AnomalyReport, parse_config
 
 BASE: dict[str, Any] = {
     "name": "poisoning",
@@ -34,7 +36,7 @@ ATTACKS: dict[str, dict[str, Any]] = {
     "sign-flip x4": {"kind": "sign-flip", "fraction": 0.2, "scale": 4.0},
     "label-flip": {"kind": "label-flip", "fraction": 0.2},
     "backdoor (model replacement)": {
-        "kind": "backdoor", "fraction": 0.2, "target_label": 1, "trigger_features": [5, 6],
+        "kind": "backdoor", "fraction": 0.2, "target_label": 1, "trigger_features": [1, 5],
         "trigger_value": 5.0, "poison_fraction": 0.5,
     },
 }  # fmt: skip
@@ -45,17 +47,33 @@ STRATEGIES: dict[str, dict[str, Any]] = {
     "krum": {"name": "krum"},
     "multikrum": {"name": "multikrum"},
     "bulyan": {"name": "bulyan"},
-    "norm-bound": {"name": "norm-bound", "max_norm": 0.5},
+    "norm-bound": {"name": "norm-bound", "max_norm": 0.2},
 }
+
+
+def triggered_rate(raw: dict[str, Any], model: Path) -> float | None:
+    """Share of triggered non-target test rows a saved global model sends to the target class."""
+    from trainguard.core.training import load_trained
+    from trainguard.federated.server_app import make_evaluator
+    from trainguard.federated.task import get_weights, load_federated_data
+
+    cfg = parse_config(raw)
+    evaluate = make_evaluator(cfg, load_federated_data(cfg))
+    return evaluate(get_weights(load_trained(model).model))["backdoor_success"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fresh", action="store_true", help="ignore cached runs")
     args = parser.parse_args()
-    clean = simulate(merged(BASE, name="clean-fedavg"), fresh=args.fresh).final
+    clean_raw = merged(BASE, name="clean-fedavg")
+    clean = simulate(clean_raw, fresh=args.fresh).final
     assert clean.auc is not None
-    rows: list[list[object]] = [["none", "fedavg", pts(clean.auc), "0.0", "n/a", "n/a", "n/a"]]
+    triggered = merged(clean_raw, attack=ATTACKS["backdoor (model replacement)"])
+    clean_rate = triggered_rate(triggered, run_folder(clean_raw) / "model.pt")
+    rows: list[list[object]] = [
+        ["none", "fedavg", pts(clean.auc), "0.0", pts(clean_rate), "n/a", "n/a"]
+    ]
     for attack, spec in ATTACKS.items():
         for strategy, sspec in STRATEGIES.items():
             raw = merged(BASE, name=f"{spec['kind']}-{strategy}", attack=spec, strategy=sspec)

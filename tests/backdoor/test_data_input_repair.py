@@ -162,3 +162,23 @@ def test_fine_pruning_prunes_dormant_channels_and_keeps_them_pruned(digits_model
     assert not torch.all(conv.weight[res.pruned] == 0)  # the input model is untouched
     assert res.after.clean_accuracy > res.before.clean_accuracy - 0.04
     assert res.after.attack_success is not None and res.before.attack_success is not None
+
+
+def test_poisoning_check_for_the_data_audit(digits_models):
+    from trainguard.backdoor.stages import poisoning_check
+    from trainguard.core.datasets import Dataset, load_breast_cancer_dataset
+
+    pd = digits_models.poisoned
+    found = poisoning_check(pd.dataset, model=digits_models.trojan_model, expected_fraction=0.5)
+    assert [f.check_id for f in found] == [
+        "poison-activation-clustering",
+        "poison-spectral-signatures",
+    ]
+    assert all(f.stage == "data-audit" and len(f.table) == 10 for f in found)
+    tabular = poisoning_check(load_breast_cancer_dataset(), epochs=2)
+    assert len(tabular) == 2 and all(len(f.table) == 2 for f in tabular)
+    text = Dataset(
+        "t", "text", np.zeros((2, 0), np.float32), np.array([0, 1]), ["a", "b"], texts=["x", "y"]
+    )
+    with pytest.raises(DataError, match="needs image or tabular data"):
+        poisoning_check(text)

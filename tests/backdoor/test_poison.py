@@ -151,3 +151,24 @@ def test_text_triggers_insert_rare_tokens_and_phrases():
 def test_image_trigger_validates_its_arrays():
     with pytest.raises(ParameterError, match="does not match"):
         ImageTrigger("x", np.zeros((4, 4)), np.zeros((1, 5, 5)), np.zeros((1, 5, 5)))
+
+
+def test_rare_token_backdoor_works_on_the_text_classifier():
+    from tests.conftest import shared_path
+
+    from trainguard.backdoor import attack_success_rate
+    from trainguard.core.datasets import load_table
+    from trainguard.core.training import evaluate, make_loader, train_model
+
+    path = shared_path("hate_speech_davidson", "labeled_data.csv")
+    ds = load_table(path, label="class", text="tweet").head(2000, seed=0)
+    train, test = ds.split(0.25, seed=0)
+    trig = rare_token_trigger(3, seed=0)  # mean pooling dilutes one token in a long tweet
+    pd = poison_dataset(train, trig, rate=0.1, target=2, seed=0)
+    tm = train_model(pd.dataset, epochs=8, lr=3e-3, seed=0)
+    xt, yt = tm.tensors(test)
+    assert evaluate(tm.model, make_loader(xt, yt))["accuracy"] > 0.75
+    bt = backdoor_test_set(test, trig, target=2)
+    assert attack_success_rate(tm.model, *tm.tensors(bt)) > 0.9
+    clean_to_target = backdoor_test_set(test, phrase_trigger("the", position="end"), target=2)
+    assert attack_success_rate(tm.model, *tm.tensors(clean_to_target)) < 0.5

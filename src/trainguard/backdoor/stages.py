@@ -37,9 +37,14 @@ def model_scan_findings(
     *,
     detectors: Sequence[str] = MODEL_DETECTORS,
     steps: int = 300,
+    max_mask_size: float = 0.03,
     seed: int = 0,
 ) -> list[Finding]:
-    """Run the model-side detectors on ``model`` with clean images; save their triggers."""
+    """Run the model-side detectors on ``model`` with clean images; save their triggers.
+
+    ``steps`` is Neural Cleanse's step count (the stimulation scan uses two thirds of
+    it per trigger); ``max_mask_size`` bounds the stimulation scan's patch triggers.
+    """
     for d in detectors:
         check_choice(d, "detectors", "model_scan_findings", MODEL_DETECTORS)
     findings: list[Finding] = []
@@ -53,13 +58,15 @@ def model_scan_findings(
         )
         findings += nc.to_findings(stage, evidence=[pic])
     if "neuron-stimulation" in detectors:
-        st = neuron_stimulation_scan(model, x_clean, steps=max(50, steps * 2 // 3), seed=seed)
+        st = neuron_stimulation_scan(
+            model, x_clean, steps=max(50, steps * 2 // 3), max_mask_size=max_mask_size, seed=seed
+        )
         shown = [c for c in st.candidates if c.trigger is not None][:5]
         pic = trigger_picture(
             run,
             f"{stage}_neuron_stimulation_triggers",
             [c.trigger for c in shown if c.trigger is not None],
-            [f"n{c.neuron}->{c.label} {c.reasr:.0%}" for c in shown],
+            [f"{c.layer}:{c.neuron}->{c.label} {c.reasr:.0%}" for c in shown],
         )
         findings += st.to_findings(stage, evidence=[pic])
     return findings
@@ -95,9 +102,41 @@ def poison_scan_findings(
     return findings
 
 
+def poisoning_check(
+    train: Dataset,
+    *,
+    model: nn.Module | None = None,
+    stage: str = "data-audit",
+    expected_fraction: float = 0.1,
+    epochs: int = 10,
+    seed: int = 0,
+) -> list[Finding]:
+    """The data audit's poisoning check: Activation Clustering and Spectral Signatures.
+
+    Uses ``model``'s penultimate activations, or trains the zoo model that suits
+    ``train`` (CNN for images, MLP for tables) for ``epochs`` when none is given. Text
+    data is refused (the text model has no penultimate ``features``).
+    """
+    from trainguard.core.errors import DataError
+    from trainguard.core.training import train_model
+
+    if train.kind == "text":
+        raise DataError(f"{train.name}: the poisoning check needs image or tabular data")
+    if model is None:
+        model = train_model(train, epochs=epochs, seed=seed).model
+    return poison_scan_findings(stage, model, train, expected_fraction=expected_fraction, seed=seed)
+
+
 def _verdict(
-    stage: str, check_id: str, title: str, ok: bool, message: str, **kw: object
+    stage: str,
+    check_id: str,
+    title: str,
+    ok: bool,
+    message: str,
+    metrics: dict[str, float | None],
+    evidence: list[str] | None = None,
 ) -> Finding:
+    """A red-team finding: passed when the defence caught the planted backdoor."""
     return Finding(
         stage=stage,
         check_id=check_id,
@@ -105,7 +144,8 @@ def _verdict(
         passed=ok,
         severity=Severity.INFO if ok else Severity.HIGH,
         message=message,
-        **kw,  # type: ignore[arg-type]
+        metrics=metrics,
+        evidence=evidence or [],
     )
 
 

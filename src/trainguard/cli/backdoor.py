@@ -145,6 +145,9 @@ def scan_command(
     ] = 0.1,
     limit: Annotated[int, typer.Option(min=2, help="Clean reference rows to use.")] = 500,
     steps: Annotated[int, typer.Option(min=1, help="Optimisation steps per trigger.")] = 300,
+    max_mask_size: Annotated[
+        float, typer.Option(help="Neuron stimulation: patch size bound, share of the pixels.")
+    ] = 0.03,
     seed: Seed = 0,
     runs: Runs = Path("runs"),
 ) -> int:
@@ -168,7 +171,14 @@ def scan_command(
     say(ctx, f"scanning {model} with {len(clean)} clean images ({', '.join(detectors)})")
     with recorded_stage(run, "backdoor-scan", "Backdoor scan") as stage:
         stage.findings += model_scan_findings(
-            run, "backdoor-scan", net, _x(clean), detectors=detectors, steps=steps, seed=seed
+            run,
+            "backdoor-scan",
+            net,
+            _x(clean),
+            detectors=detectors,
+            steps=steps,
+            max_mask_size=max_mask_size,
+            seed=seed,
         )
         if train is not None and train_data is not None:
             stage.findings += poison_scan_findings(

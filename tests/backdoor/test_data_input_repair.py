@@ -169,13 +169,23 @@ def test_poisoning_check_for_the_data_audit(digits_models):
     from trainguard.core.datasets import Dataset, load_breast_cancer_dataset
 
     pd = digits_models.poisoned
-    found = poisoning_check(pd.dataset, model=digits_models.trojan_model, expected_fraction=0.5)
+    check = poisoning_check(
+        pd.dataset, model=digits_models.trojan_model, expected_fraction=0.5, poisoned=pd.poisoned
+    )
+    found = check.findings
     assert [f.check_id for f in found] == [
         "poison-activation-clustering",
         "poison-spectral-signatures",
     ]
     assert all(f.stage == "data-audit" and len(f.table) == 10 for f in found)
-    tabular = poisoning_check(load_breast_cancer_dataset(), epochs=2)
+    assert all(0.0 <= f.metrics["precision"] <= 1.0 for f in found)
+    assert set(check.flagged) == {"activation-clustering", "spectral-signatures"}
+    both = check.flagged_by_all(["activation-clustering", "spectral-signatures"])
+    assert np.array_equal(
+        both, check.flagged["activation-clustering"] & check.flagged["spectral-signatures"]
+    )
+    assert not check.flagged_by_all([]).any()
+    tabular = poisoning_check(load_breast_cancer_dataset(), epochs=2).findings
     assert len(tabular) == 2 and all(len(f.table) == 2 for f in tabular)
     text = Dataset(
         "t", "text", np.zeros((2, 0), np.float32), np.array([0, 1]), ["a", "b"], texts=["x", "y"]

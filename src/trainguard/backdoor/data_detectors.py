@@ -60,6 +60,9 @@ class PoisonScan:
     scores: np.ndarray
     flagged: np.ndarray
     classes: list[ClassReport]
+    verdict: bool = True
+    """False for a filter (Spectral Signatures removes a share of every class whatever
+    the data): its finding is informational, never a pass or a fail."""
 
     @property
     def suspicious_classes(self) -> list[int]:
@@ -69,21 +72,23 @@ class PoisonScan:
     def to_findings(self, stage: str, *, evidence: list[str] | None = None) -> list[Finding]:
         """One finding: how many rows are flagged, in which classes."""
         n = int(self.flagged.sum())
-        bad = self.suspicious_classes
+        bad = self.suspicious_classes if self.verdict else []
+        if not self.verdict:
+            message = f"{n} rows with the highest outlier scores of their class (a filter)"
+        else:
+            message = f"{n} rows flagged in classes {bad}" if bad else "no class looks poisoned"
         return [
             Finding(
                 stage=stage,
                 check_id=f"poison-{self.detector}",
                 title=f"Poisoned training rows ({self.detector.replace('-', ' ')})",
                 severity=Severity.HIGH if bad else Severity.INFO,
-                passed=not bad,
+                passed=(not bad) if self.verdict else None,
                 metrics={
                     "flagged_rows": float(n),
                     "flagged_fraction": n / max(len(self.flagged), 1),
                 },
-                message=(
-                    f"{n} rows flagged in classes {bad}" if bad else "no class looks poisoned"
-                ),
+                message=message,
                 evidence=list(evidence or []),
                 table=[
                     {
@@ -103,6 +108,7 @@ class _PerClassDetector:
     """Shared ``fit_predict``/``scan`` plumbing; subclasses fill ``_fit_class``/``_score_class``."""
 
     name = ""
+    verdict = True
     scores_: np.ndarray
     flagged_: np.ndarray
     classes_: list[ClassReport]
@@ -157,7 +163,13 @@ class _PerClassDetector:
     def scan(self) -> PoisonScan:
         """The fitted rows' scores and flags as a typed result."""
         self._require_fitted()
-        return PoisonScan(self.name, self.scores_.copy(), self.flagged_.copy(), list(self.classes_))
+        return PoisonScan(
+            self.name,
+            self.scores_.copy(),
+            self.flagged_.copy(),
+            list(self.classes_),
+            verdict=self.verdict,
+        )
 
 
 @dataclass
@@ -272,6 +284,7 @@ class SpectralSignatures(_PerClassDetector):
     """
 
     name = "spectral-signatures"
+    verdict = False
 
     def __init__(self, *, expected_fraction: float = 0.1, removal_factor: float = 1.5) -> None:
         owner = "SpectralSignatures"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -72,6 +73,29 @@ def model_scan_findings(
     return findings
 
 
+POISON_DETECTORS = ("activation-clustering", "spectral-signatures")
+
+
+@dataclass
+class PoisoningCheck:
+    """The data-side detectors' findings and the rows each detector flagged."""
+
+    findings: list[Finding]
+    flagged: dict[str, np.ndarray]
+    """Boolean mask of the flagged rows, by detector (see :data:`POISON_DETECTORS`)."""
+
+    def flagged_by_all(self, detectors: Sequence[str]) -> np.ndarray:
+        """Rows every one of ``detectors`` flagged (none when ``detectors`` is empty)."""
+        n = len(next(iter(self.flagged.values())))
+        if not detectors:
+            return np.zeros(n, bool)
+        out = np.ones(n, bool)
+        for d in detectors:
+            check_choice(d, "detectors", "flagged_by_all", POISON_DETECTORS)
+            out &= self.flagged[d]
+        return out
+
+
 def poison_scan_findings(
     stage: str,
     model: nn.Module,
@@ -80,7 +104,7 @@ def poison_scan_findings(
     expected_fraction: float = 0.1,
     seed: int = 0,
     poisoned: np.ndarray | None = None,
-) -> list[Finding]:
+) -> PoisoningCheck:
     """Activation Clustering and Spectral Signatures on the training set ``train``.
 
     With the ground truth ``poisoned`` (a simulation), each finding also reports the
@@ -88,18 +112,27 @@ def poison_scan_findings(
     """
     acts = penultimate(model, torch.from_numpy(np.ascontiguousarray(train.X, np.float32)))
     findings: list[Finding] = []
-    for det in (
+    flagged: dict[str, np.ndarray] = {}
+    detectors = (
         ActivationClustering(seed=seed),
         SpectralSignatures(expected_fraction=expected_fraction),
-    ):
+    )
+    for name, det in zip(POISON_DETECTORS, detectors, strict=True):
         scan = det.fit(acts, train.y).scan()
+        flagged[name] = scan.flagged
         found = scan.to_findings(stage)
         if poisoned is not None:
-            hit = float((scan.flagged & poisoned).sum())
-            found[0].metrics["precision"] = hit / max(float(scan.flagged.sum()), 1.0)
-            found[0].metrics["recall"] = hit / max(float(poisoned.sum()), 1.0)
+            found[0].metrics |= _precision_recall(scan.flagged, poisoned)
         findings += found
-    return findings
+    return PoisoningCheck(findings, flagged)
+
+
+def _precision_recall(flagged: np.ndarray, poisoned: np.ndarray) -> dict[str, float | None]:
+    hit = float((flagged & poisoned).sum())
+    return {
+        "precision": hit / max(float(flagged.sum()), 1.0),
+        "recall": hit / max(float(poisoned.sum()), 1.0),
+    }
 
 
 def poisoning_check(
@@ -108,14 +141,19 @@ def poisoning_check(
     model: nn.Module | None = None,
     stage: str = "data-audit",
     expected_fraction: float = 0.1,
-    epochs: int = 10,
+    epochs: int = 15,
+    lr: float = 3e-3,
+    batch_size: int = 32,
     seed: int = 0,
-) -> list[Finding]:
+    poisoned: np.ndarray | None = None,
+) -> PoisoningCheck:
     """The data audit's poisoning check: Activation Clustering and Spectral Signatures.
 
     Uses ``model``'s penultimate activations, or trains the zoo model that suits
-    ``train`` (CNN for images, MLP for tables) for ``epochs`` when none is given. Text
-    data is refused (the text model has no penultimate ``features``).
+    ``train`` (CNN for images, MLP for tables) for ``epochs`` when none is given (the
+    detectors need a model that has learnt the backdoor, so train it well). Text
+    data is refused (the text model has no penultimate ``features``). With the ground
+    truth ``poisoned``, the findings carry precision and recall.
     """
     from trainguard.core.errors import DataError
     from trainguard.core.training import train_model
@@ -123,8 +161,10 @@ def poisoning_check(
     if train.kind == "text":
         raise DataError(f"{train.name}: the poisoning check needs image or tabular data")
     if model is None:
-        model = train_model(train, epochs=epochs, seed=seed).model
-    return poison_scan_findings(stage, model, train, expected_fraction=expected_fraction, seed=seed)
+        model = train_model(train, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed).model
+    return poison_scan_findings(
+        stage, model, train, expected_fraction=expected_fraction, seed=seed, poisoned=poisoned
+    )
 
 
 def _verdict(
@@ -181,7 +221,7 @@ def backdoor_simulation_stage(
         triggered = (torch.from_numpy(bt.X), torch.from_numpy(bt.y))
         for f in poison_scan_findings(
             stage, model, pd.dataset, expected_fraction=0.3, seed=seed, poisoned=pd.poisoned
-        ):
+        ).findings:
             rec = f.metrics.get("recall") or 0.0
             result.findings.append(
                 _verdict(

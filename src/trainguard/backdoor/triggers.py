@@ -218,6 +218,34 @@ def sig_trigger(
     )
 
 
+IMAGE_TRIGGERS = ("badnets", "blended", "sig")
+
+
+def image_trigger(
+    name: str,
+    shape: Sequence[int],
+    *,
+    size: int = 3,
+    corner: bool = True,
+    alpha: float = 0.2,
+    delta: float = 20 / 255,
+    seed: int = 0,
+) -> ImageTrigger:
+    """The image trigger called ``name`` (``badnets``, ``blended`` or ``sig``).
+
+    ``size`` and ``corner`` (bottom-right patch, else a random position) shape the
+    BadNets patch, ``alpha`` the blend, ``delta`` the SIG amplitude.
+    """
+    check_choice(name, "name", "image_trigger", IMAGE_TRIGGERS)
+    if name == "badnets":
+        _, h, w = _shape(shape, "image_trigger")
+        position = (h - size, w - size) if corner else None
+        return badnets_trigger(shape, size=size, position=position, seed=seed)
+    if name == "blended":
+        return blended_trigger(shape, alpha=alpha, seed=seed)
+    return sig_trigger(shape, delta=delta)
+
+
 @dataclass(frozen=True)
 class TextTrigger:
     """A text trigger: ``words`` inserted at the start, the end or a random word boundary."""

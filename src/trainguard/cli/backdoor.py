@@ -100,19 +100,21 @@ def poison_command(
 ) -> int:
     """Write a poisoned copy of an image data set (and its triggered test inputs)."""
     from trainguard.backdoor.poison import backdoor_test_set, poison_dataset
-    from trainguard.backdoor.triggers import badnets_trigger, blended_trigger, sig_trigger
+    from trainguard.backdoor.triggers import IMAGE_TRIGGERS, image_trigger
     from trainguard.core.atomic import atomic_open
 
-    check_choice(attack, "attack", "backdoor poison", ("badnets", "blended", "sig"))
+    check_choice(attack, "attack", "backdoor poison", IMAGE_TRIGGERS)
     check_choice(mode, "mode", "backdoor poison", ("all-to-one", "all-to-all"))
     ds = _images(data, limit, seed)
-    shape = ds.input_shape
-    corner = None if random_position else (shape[1] - size, shape[2] - size)
-    trig = {
-        "badnets": lambda: badnets_trigger(shape, size=size, position=corner, seed=seed),
-        "blended": lambda: blended_trigger(shape, alpha=alpha, seed=seed),
-        "sig": lambda: sig_trigger(shape, delta=delta),
-    }[attack]()
+    trig = image_trigger(
+        attack,
+        ds.input_shape,
+        size=size,
+        corner=not random_position,
+        alpha=alpha,
+        delta=delta,
+        seed=seed,
+    )
     pd = poison_dataset(ds, trig, rate=rate, target=target, mode=mode, seed=seed)  # type: ignore[arg-type]
     names = np.array(ds.class_names)
     with atomic_open(out, "wb") as fh:
@@ -188,7 +190,7 @@ def scan_command(
                 expected_fraction=expected_fraction,
                 seed=seed,
                 poisoned=_ground_truth(train_data, len(train)),
-            )
+            ).findings
         bad = [f.check_id for f in stage.findings if f.failed]
         stage.summary = f"flagged by {', '.join(bad)}" if bad else "no backdoor found"
     return finish_run(ctx, run)

@@ -37,6 +37,17 @@ def data_fingerprint(*datasets: Dataset) -> str:
     return h.hexdigest()
 
 
+def files_fingerprint(paths: list[Path]) -> str:
+    """SHA-256 over the names and contents of files and folders (recursively) a stage reads."""
+    h = hashlib.sha256()
+    for root in paths:
+        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        for f in files:
+            h.update(str(f).encode("utf-8") + b"\0")
+            h.update(f.read_bytes() if f.is_file() else b"<missing>")
+    return h.hexdigest()
+
+
 def stage_key(previous: str, stage: str, options: dict[str, Any], data: str) -> str:
     """The cache key of a stage given everything it depends on."""
     blob = json.dumps(

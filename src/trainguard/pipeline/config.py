@@ -23,15 +23,61 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class PoisonSimulation(_Strict):
+    """Red-teaming: plant a backdoor in the training split before the stages run.
+
+    ``rate`` of the training rows get the image ``trigger`` (BadNets patch, blended
+    noise or SIG signal) and the label ``target``; the data audit's poisoning check
+    then reports its precision and recall, and the attack stage the attack success
+    rate of the trigger on the trained model.
+    """
+
+    trigger: Literal["badnets", "blended", "sig"] = "badnets"
+    rate: float = Field(default=0.05, gt=0.0, lt=0.5)
+    target: int = Field(default=0, ge=0)
+    seed: int = 0
+
+
 class DataConfig(DatasetSpec):
-    """The data set (see :class:`DatasetSpec`) and how it is split."""
+    """The data set (see :class:`DatasetSpec`), how it is split, and an optional planted backdoor."""
 
     test_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
+    simulate_poisoning: PoisonSimulation | None = None
+
+
+PoisonDetector = Literal["activation-clustering", "spectral-signatures"]
+
+
+class PoisonCheckOptions(_Strict):
+    """Activation Clustering and Spectral Signatures on a probe model of the training data."""
+
+    enabled: bool = True
+    expected_fraction: float = Field(default=0.1, gt=0.0, lt=0.5)
+    epochs: int = Field(default=15, ge=1)
+    lr: float = Field(default=3e-3, gt=0.0)
+    batch_size: int = Field(default=32, ge=1)
+    drop_flagged_by: list[PoisonDetector] = Field(default_factory=list)
+    """Remove the rows every detector listed here flags before the train stage."""
 
 
 class DataAuditConfig(_Strict):
-    """Options of the data audit (ethics, safety, authenticity)."""
+    """Options of the data audit: ethics, safety and authenticity of the training data."""
 
+    # ethics
+    data_bias: bool = True
+    max_toxic_fraction: float = Field(default=0.05, ge=0.0, le=1.0)
+    # safety
+    max_pii_rows: int = Field(default=0, ge=0)
+    poison: PoisonCheckOptions = Field(default_factory=PoisonCheckOptions)
+    scan_files: list[str] = Field(default_factory=list)
+    """Folders or files shipped with the data (pickles, checkpoints) to scan without loading."""
+    # authenticity
+    manifest: str | None = None
+    """A manifest written by ``trainguard data manifest``; the data is re-hashed against it."""
+    public_key: str | None = None
+    """With ``manifest``: the manifest's signature (``MANIFEST.sig``) is checked first."""
+    manifest_data: str | None = None
+    """The data the manifest covers (default: the file or folder named in the manifest)."""
     duplicates: bool = True
     label_errors: bool = True
     max_duplicate_fraction: float = Field(default=0.01, ge=0.0, le=1.0)
@@ -65,6 +111,7 @@ class RobustnessOptions(_Strict):
     steps: int = Field(default=50, ge=1)
     limit: int = Field(default=200, ge=10)
     checks: bool = True
+    check_steps: int = Field(default=20, ge=1)
     min_robust_accuracy: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
@@ -79,6 +126,8 @@ class BackdoorOptions(_Strict):
     detectors: list[BackdoorDetector] = Field(default_factory=lambda: list(_DEFAULT_DETECTORS))
     steps: int = Field(default=200, ge=10)
     limit: int = Field(default=300, ge=20)
+    max_planted_success: float = Field(default=0.2, ge=0.0, le=1.0)
+    """With ``data.simulate_poisoning``: the highest acceptable success of the planted trigger."""
 
 
 class MembershipOptions(_Strict):

@@ -12,6 +12,10 @@ from trainguard.core.run import RunDir
 from trainguard.core.training import TrainedModel, load_trained
 
 MODEL_ARTIFACT = "model.pt"
+POISONED = "poisoned"
+"""``extras`` key: the ground-truth mask of rows a simulation poisoned (training split)."""
+SIMULATION = "simulation"
+"""``extras`` key: the planted backdoor (a :class:`~trainguard.backdoor.PoisonedDataset`)."""
 
 
 @dataclass

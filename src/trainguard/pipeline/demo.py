@@ -1,91 +1,171 @@
-"""The demo: each lifecycle stage on built-in data, written into one run directory.
+"""``trainguard demo``: the whole lifecycle on built-in data, with problems planted to be caught.
 
-Every capability adds its stage function to ``DEMO_STAGES``; each reads and extends
-the shared :class:`DemoState` (the data set, the trained model).
+The demo writes a workspace (``<runs>/demo-workspace``: the pipeline config of
+``templates/demo.yaml``, a data folder, its signed manifest and a key pair), plants a
+pickle that runs code when loaded into the data folder *after* the manifest was
+signed, and runs the pipeline on digits with 6% of the training rows backdoored.
+Before the gates, three showcase stages run the capabilities that need other data:
+fairness on synthetic credit (with Reweighing), federated learning on Flower with
+one sign-flipping bank, and DP-SGD on tabular data. A last stage, ``demo``, says
+whether each planted problem was caught; the demo passes when all were and nothing
+else failed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import fnmatch
+import json
+import os
+import pickle
+from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from trainguard.core.datasets import Dataset, load_dataset
-from trainguard.core.findings import Finding, Severity
+from trainguard.core.findings import Finding, Severity, StageResult
 from trainguard.core.run import RunDir
-from trainguard.core.stage import recorded_stage
-from trainguard.core.training import TrainedModel
-from trainguard.pipeline.train import plain_train_stage
+from trainguard.pipeline.runner import run_pipeline
 
 
-@dataclass
-class DemoState:
-    """What the demo's stages share."""
+@dataclass(frozen=True)
+class Planted:
+    """A problem the demo plants and the findings (``stage/check_id`` patterns) that catch it."""
 
-    run: RunDir
-    train: Dataset
-    test: Dataset
-    model: TrainedModel | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    what: str
+    caught_by: tuple[str, ...]
 
 
-def data_stage(st: DemoState) -> None:
-    """Describe the data set: size, classes, balance."""
-    with recorded_stage(st.run, "data", "Data") as stage:
-        counts = np.bincount(st.train.y, minlength=st.train.n_classes)
-        imbalance = float(counts.max() / max(counts.min(), 1))
-        stage.findings.append(
-            Finding(
-                stage="data",
-                check_id="class-balance",
-                title="Class balance of the training set",
-                passed=imbalance <= 3.0,
-                threshold=3.0,
-                severity=Severity.LOW,
-                metrics={
-                    "rows_train": float(len(st.train)),
-                    "rows_test": float(len(st.test)),
-                    "classes": float(st.train.n_classes),
-                    "max_min_class_ratio": imbalance,
-                },
-                message=f"{st.train.name}: {len(st.train)} training rows over {st.train.n_classes} classes",
-                table=[
-                    {"class": c, "rows": int(n)}
-                    for c, n in zip(st.train.class_names, counts, strict=True)
-                ],
-            )
-        )
-        stage.summary = (
-            f"{len(st.train)} train / {len(st.test)} test rows, class ratio {imbalance:.2f}"
-        )
+PLANTED = (
+    Planted(
+        "6% of the training images carry a BadNets trigger relabelled 0",
+        ("data_audit/poison-activation-clustering", "data_audit/label-errors"),
+    ),
+    Planted(
+        "a pickle in demo-data/ calls os.getpid when loaded",
+        ("data_audit/unsafe-global", "data_audit/model-file-scan"),
+    ),
+    Planted(
+        "that pickle was added after demo-data/ was signed into a manifest",
+        ("data_audit/manifest*",),
+    ),
+    Planted(
+        "one of four banks sends sign-flipped updates",
+        ("federated/update-anomalies", "federated/client-*-anomalous-updates"),
+    ),
+    Planted("the credit labels disadvantage group B", ("fairness/group.*",)),
+)
 
 
-def train_stage(st: DemoState) -> None:
-    """Train the zoo CNN and gate on test accuracy."""
-    st.model = plain_train_stage(
-        st.run,
-        st.train,
-        st.test,
-        model_name="cnn",
-        epochs=15,
+class _RunsCode:
+    """Pickled, it makes ``pickle.load`` call ``os.getpid`` (harmless, but code all the same)."""
+
+    def __reduce__(self) -> tuple[object, tuple[()]]:
+        return (os.getpid, ())
+
+
+def prepare_workspace(folder: Path) -> Path:
+    """Write the demo's config, data folder, key pair and signed manifest; return the config."""
+    from trainguard.provenance.artifacts import sign_artifact
+    from trainguard.provenance.manifest import build_manifest
+    from trainguard.provenance.signing import generate_keypair
+
+    data = folder / "demo-data"
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "classes.json").write_text(json.dumps([str(d) for d in range(10)]))
+    np.save(data / "pixel_scale.npy", np.full(64, 1 / 16, np.float32))
+    (data / "preprocess.pkl").unlink(missing_ok=True)
+    keys = folder / "keys"
+    keys.mkdir(exist_ok=True)
+    if not (keys / "demo.key").is_file():
+        generate_keypair(keys / "demo.key", keys / "demo.pub")
+    manifest = build_manifest(data).save(folder / "demo-data.manifest.json")
+    sign_artifact(manifest, keys / "demo.key")
+    (data / "preprocess.pkl").write_bytes(pickle.dumps(_RunsCode()))
+    config = folder / "pipeline.yaml"
+    template = resources.files("trainguard.pipeline") / "templates" / "demo.yaml"
+    config.write_text(template.read_text(encoding="utf-8"), encoding="utf-8")
+    return config
+
+
+def showcase(run: RunDir) -> None:
+    """The capabilities the digits pipeline cannot show: fairness, federated, DP-SGD."""
+    from trainguard.core.datasets import load_dataset
+    from trainguard.fairness.report import demo_fairness_stage
+    from trainguard.federated.stage import federated_demo_stage
+    from trainguard.privacy import train_private_stage
+
+    demo_fairness_stage(run, seed=0)
+    federated_demo_stage(run, attack=True)
+    train, test = load_dataset("breast_cancer").split(0.25, seed=0)
+    train_private_stage(
+        run,
+        train,
+        test,
+        model_name="mlp",
+        epochs=20,
         batch_size=64,
-        lr=2e-3,
+        lr=0.05,
         seed=0,
+        target_epsilon=3.0,
+        delta=None,
+        max_grad_norm=1.0,
         min_accuracy=0.9,
+        stage_name="dp-training",
     )
 
 
-DEMO_STAGES: list[Callable[[DemoState], None]] = [data_stage, train_stage]
+def _matches(f: Finding, pattern: str) -> bool:
+    return fnmatch.fnmatchcase(f"{f.stage}/{f.check_id}", pattern)
+
+
+def verdict_stage(run: RunDir) -> StageResult:
+    """One finding per planted problem (caught or not) and one for anything else that failed."""
+    failed = run.result.failed_findings
+    stage = StageResult(name="demo", title="Demo: were the planted problems caught?")
+    expected: list[Finding] = []
+    for p in PLANTED:
+        hits = [f for f in failed if any(_matches(f, pat) for pat in p.caught_by)]
+        expected += hits
+        stage.findings.append(
+            Finding(
+                stage="demo",
+                check_id="planted-problem-caught",
+                title=f"Planted: {p.what}",
+                severity=Severity.INFO if hits else Severity.HIGH,
+                passed=bool(hits),
+                message=(
+                    "caught by " + ", ".join(sorted({f"{f.stage}/{f.check_id}" for f in hits}))
+                    if hits
+                    else "NOT caught"
+                ),
+            )
+        )
+    other = [f for f in failed if f not in expected and f.stage != "gates"]
+    stage.findings.append(
+        Finding(
+            stage="demo",
+            check_id="nothing-else-failed",
+            title="No failure beyond the planted problems",
+            severity=Severity.MEDIUM,
+            passed=not other,
+            message="; ".join(f"{f.stage}/{f.check_id}: {f.title}" for f in other) or "none",
+        )
+    )
+    caught = sum(1 for f in stage.findings[:-1] if f.passed)
+    stage.summary = f"{caught}/{len(PLANTED)} planted problems caught, {len(other)} other failures"
+    return stage
+
+
+def demo_passed(run: RunDir) -> bool:
+    """Whether the demo's verdict stage passed (every planted problem caught, nothing else)."""
+    return all(f.passed for f in run.result.stage("demo").findings)
 
 
 def run_demo(root: str | Path = "runs") -> RunDir:
-    """Run every demo stage on scikit-learn's digits and return the run directory."""
-    run = RunDir.create("demo", root, config={"dataset": "digits"})
-    train, test = load_dataset("digits").split(0.25, seed=0)
-    st = DemoState(run=run, train=train, test=test)
-    for stage_fn in DEMO_STAGES:
-        stage_fn(st)
+    """Prepare the workspace, run the demo pipeline and its showcase, add the verdict."""
+    root = Path(root)
+    config = prepare_workspace(root / "demo-workspace")
+    run = run_pipeline(config, runs_root=root, before_gates=showcase)
+    run.add_stage(verdict_stage(run))
     return run

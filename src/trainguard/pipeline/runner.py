@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,13 @@ from trainguard.core.datasets.spec import BUILTIN, FOLDER_FORMATS
 from trainguard.core.errors import ConfigError
 from trainguard.core.findings import StageResult
 from trainguard.core.run import RunDir
-from trainguard.pipeline.cache import StageCache, data_fingerprint, snapshot, stage_key
+from trainguard.pipeline.cache import (
+    StageCache,
+    data_fingerprint,
+    files_fingerprint,
+    snapshot,
+    stage_key,
+)
 from trainguard.pipeline.config import (
     LIFECYCLE,
     DataConfig,
@@ -19,8 +26,9 @@ from trainguard.pipeline.config import (
     load_config,
     validate_stage_options,
 )
-from trainguard.pipeline.context import PipelineContext
+from trainguard.pipeline.context import POISONED, SIMULATION, PipelineContext
 from trainguard.pipeline.gates import evaluate_gate
+from trainguard.pipeline.simulation import plant_backdoor, simulation_stage
 from trainguard.pipeline.stages import STAGES
 
 
@@ -69,29 +77,43 @@ def _run_stage(
 
 
 def run_pipeline(
-    path: str | Path, *, runs_root: str | Path | None = None, use_cache: bool = True
+    path: str | Path,
+    *,
+    runs_root: str | Path | None = None,
+    use_cache: bool = True,
+    before_gates: Callable[[RunDir], None] | None = None,
 ) -> RunDir:
     """Run every stage the config names, then its gates; return the run directory.
 
     The whole config is validated before anything is written. A stage whose inputs
-    (data, options, everything upstream) are unchanged since a cached run is restored
-    from the cache instead of recomputed.
+    (data, files its options name, options, everything upstream) are unchanged since
+    a cached run is restored from the cache instead of recomputed. ``before_gates``
+    may add stages of its own to the run (the demo's showcase) before the gates.
     """
     cfg_path = Path(path)
     cfg = load_config(cfg_path)
     base = cfg_path.resolve().parent
     parsed = _parse_stages(cfg, str(cfg_path))
     data_cfg = _resolve_source(cfg.data, base)
-    dataset = load_dataset(data_cfg.model_dump(exclude={"test_fraction"}))
+    dataset = load_dataset(data_cfg.model_dump(exclude={"test_fraction", "simulate_poisoning"}))
     train, test = dataset.split(data_cfg.test_fraction, seed=data_cfg.seed)
+    extras: dict[str, Any] = {}
+    sim = data_cfg.simulate_poisoning
+    if sim is not None:
+        train, planted = plant_backdoor(train, sim, str(cfg_path))
+        extras |= {POISONED: planted.poisoned, SIMULATION: planted}
     root = Path(runs_root) if runs_root is not None else base / cfg.runs
     run = RunDir.create(cfg.name, root, config=cfg.model_dump(mode="json"))
-    ctx = PipelineContext(run=run, train=train, test=test, base_dir=base)
+    ctx = PipelineContext(run=run, train=train, test=test, base_dir=base, extras=extras)
+    if sim is not None:
+        run.add_stage(simulation_stage(extras[SIMULATION], sim))
     cache = StageCache(base / cfg.cache) if use_cache and cfg.cache else None
     fingerprint = data_fingerprint(train, test)
     previous = ""
     for name, options in parsed.items():
-        key = stage_key(previous, name, options.model_dump(mode="json"), fingerprint)
+        inputs = STAGES[name].inputs
+        files = files_fingerprint(inputs(ctx, options) if inputs else [])
+        key = stage_key(previous, name, options.model_dump(mode="json"), fingerprint + files)
         restored = cache.restore(run, name, key) if cache else None
         if restored is not None:
             for r in restored:
@@ -101,7 +123,12 @@ def run_pipeline(
             results, written = _run_stage(ctx, name, options)
             if cache:
                 cache.store(run, name, results, key, written)
+        after = STAGES[name].after
+        if after is not None:
+            after(ctx)
         previous = key
+    if before_gates is not None:
+        before_gates(run)
     if cfg.gates:
         gates = StageResult(name="gates", title="Gates")
         gates.findings = [evaluate_gate(g, run.result, index=i) for i, g in enumerate(cfg.gates)]

@@ -50,15 +50,19 @@ def train_private_stage(
     max_grad_norm: float,
     min_accuracy: float | None,
     accountant: Accountant = "prv",
+    stage_name: str = "train",
 ) -> TrainedModel:
-    """Train a zoo model with DP-SGD within (target_epsilon, delta); add stage ``train`` to ``run``.
+    """Train a zoo model with DP-SGD within (target_epsilon, delta); add stage ``stage_name``.
 
     ``delta=None`` takes :func:`~trainguard.privacy.accounting.default_delta` of the
     training-set size. Findings: test accuracy with its curve and the saved model
     (:func:`~trainguard.core.training_findings.record_training`), and the privacy
-    spent by both accountants with the per-epoch epsilon plot, gated on the target.
+    spent by both accountants with the per-epoch epsilon plot, gated on the target. The
+    model is saved as ``artifacts/model.pt`` (``<stage_name>-model.pt`` for another stage).
     """
-    with recorded_stage(run, "train", "Training with differential privacy (DP-SGD)") as stage:
+    name = stage_name
+    model_file = "model.pt" if name == "train" else f"{name}-model.pt"
+    with recorded_stage(run, name, "Training with differential privacy (DP-SGD)") as stage:
         tm = new_zoo_model(train, model_name=model_name, seed=seed)
         x, y = tm.tensors(train)
         vx, vy = tm.tensors(test)
@@ -78,14 +82,15 @@ def train_private_stage(
         tm.model, tm.history = result.model, result.history
         findings, acc = record_training(
             run,
-            "train",
+            name,
             tm,
             test,
             min_accuracy=min_accuracy,
             extra_metrics={"epsilon": result.epsilon},
+            model_file=model_file,
         )
-        plots = record_private_training(run, "train", result)
-        stage.findings.extend([*findings, *result.to_findings("train", evidence=plots)])
+        plots = record_private_training(run, name, result)
+        stage.findings.extend([*findings, *result.to_findings(name, evidence=plots)])
         stage.summary = (
             f"{tm.name} with DP-SGD, test accuracy {acc:.3f}, epsilon {result.epsilon:.2f} "
             f"(delta {dlt:g}, {result.accountant.upper()})"

@@ -13,7 +13,7 @@ from trainguard.core.findings import Finding, Severity, StageResult
 from trainguard.core.stage import recorded_stage
 from trainguard.core.training import predict_logits
 from trainguard.pipeline.config import AttackConfig
-from trainguard.pipeline.context import PipelineContext
+from trainguard.pipeline.context import SIMULATION, PipelineContext
 
 
 def _claimed_epsilon(ctx: PipelineContext) -> float | None:
@@ -64,9 +64,36 @@ def _backdoor(ctx: PipelineContext, opts: AttackConfig) -> StageResult:
             steps=opts.backdoor.steps,
             seed=opts.seed,
         )
+        if SIMULATION in ctx.extras:
+            stage.findings.append(_planted_success(ctx, opts))
         bad = [f for f in stage.findings if f.failed]
         stage.summary = "trojan suspected" if bad else "no trojan found"
     return stage
+
+
+def _planted_success(ctx: PipelineContext, opts: AttackConfig) -> Finding:
+    """How often the trained model obeys the trigger the simulation planted."""
+    from trainguard.backdoor import attack_success_rate, backdoor_test_set
+
+    pd = ctx.extras[SIMULATION]
+    tm = ctx.model()
+    rate = attack_success_rate(
+        tm.model, *tm.tensors(backdoor_test_set(ctx.test, pd.trigger, target=pd.target))
+    )
+    limit = opts.backdoor.max_planted_success
+    return Finding(
+        stage="backdoor",
+        check_id="planted-backdoor-success",
+        title="Planted trigger: attack success rate on the trained model",
+        severity=Severity.HIGH,
+        passed=rate <= limit,
+        threshold=limit,
+        metrics={"attack_success_rate": rate},
+        message=(
+            f"{rate:.1%} of triggered test inputs (not of class {pd.target}) are classified"
+            f" {pd.target}"
+        ),
+    )
 
 
 def _fairness(ctx: PipelineContext, opts: AttackConfig, sensitive: list[str]) -> StageResult:
@@ -114,6 +141,7 @@ def run_attack(ctx: PipelineContext, opts: AttackConfig) -> list[StageResult]:
             steps=r.steps,
             limit=r.limit,
             checks=r.checks,
+            check_steps=r.check_steps,
             min_robust_accuracy=r.min_robust_accuracy,
             seed=opts.seed,
         )

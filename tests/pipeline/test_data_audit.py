@@ -89,7 +89,9 @@ def test_planted_backdoor_is_flagged_dropped_and_files_are_checked(signed_folder
 
 
 def test_text_data_is_checked_for_toxicity_and_pii(tmp_path):
-    rows = [{"text": f"a friendly note about gardening number {i}", "label": i % 2} for i in range(40)]
+    rows = [
+        {"text": f"a friendly note about gardening number {i}", "label": i % 2} for i in range(40)
+    ]
     for i in range(0, 40, 4):  # 10 rows with PII, 10 toxic: some land in the training split
         rows[i]["text"] = f"mail me at jane.doe{i}@example.com about the plants"
         rows[i + 1]["text"] = "you are a worthless idiot and I hate you"
@@ -130,6 +132,6 @@ def test_poisoning_simulation_needs_images(tmp_path):
         "data": {"source": "breast_cancer", "simulate_poisoning": {"rate": 0.05}},
         "stages": {"data_audit": {}},
     }
-    with pytest.raises(ConfigError, match="data.simulate_poisoning: needs image data"):
+    with pytest.raises(ConfigError, match=r"data\.simulate_poisoning: needs image data"):
         run_pipeline(_write(tmp_path, cfg))
     assert not (tmp_path / "runs").exists()

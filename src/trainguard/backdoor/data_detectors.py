@@ -174,6 +174,7 @@ class _PerClassDetector:
 
 @dataclass
 class _Clusters:
+    columns: np.ndarray
     reducer: Any
     kmeans: Any
     small: int
@@ -230,14 +231,18 @@ class ActivationClustering(_PerClassDetector):
         from sklearn.decomposition import PCA, FastICA
         from sklearn.metrics import silhouette_score
 
-        if len(a) < 4:
-            self._models[label] = _Clusters(None, None, 0, 0.0, False, False)
+        # ICA's whitening divides by each column's spread: leave out the constant
+        # columns (dead ReLUs) and use at most as many components as directions
+        columns = np.flatnonzero(a.std(0) > 1e-8) if len(a) else np.arange(a.shape[1])
+        a = a[:, columns]
+        k = min(self.n_components, len(a) - 1, int(np.linalg.matrix_rank(a - a.mean(0))))
+        if len(a) < 4 or k < 1:
+            self._models[label] = _Clusters(columns, None, None, 0, 0.0, False, False)
             return (
                 np.zeros(len(a)),
                 np.zeros(len(a), bool),
                 ClassReport(label, len(a), 0, 0.0, False),
             )
-        k = min(self.n_components, a.shape[1], len(a) - 1)
         reducer = (
             FastICA(n_components=k, random_state=self.seed, max_iter=1000, tol=5e-3)
             if self.reduce == "ica"
@@ -252,7 +257,9 @@ class ActivationClustering(_PerClassDetector):
             n_sil = min(len(z), 2000)
             sil = float(silhouette_score(z, km.labels_, sample_size=n_sil, random_state=self.seed))
         size_ok = bool(sizes[small] / len(a) <= self.max_cluster_fraction)
-        model = _Clusters(reducer, km, small, sil, size_ok, size_ok and sil >= self.min_silhouette)
+        model = _Clusters(
+            columns, reducer, km, small, sil, size_ok, size_ok and sil >= self.min_silhouette
+        )
         self._models[label] = model
         scores, flags = self._score_class(a, label, z=z)
         return scores, flags, ClassReport(label, len(a), int(flags.sum()), sil, model.suspicious)
@@ -263,7 +270,7 @@ class ActivationClustering(_PerClassDetector):
         m = self._models[label]
         if m.reducer is None or m.kmeans is None:
             return np.zeros(len(a)), np.zeros(len(a), bool)
-        z = m.reducer.transform(a) if z is None else z
+        z = m.reducer.transform(a[:, m.columns]) if z is None else z
         in_small = m.kmeans.predict(z) == m.small
         scores = np.where(in_small & m.size_ok, m.silhouette, 0.0)
         return scores, in_small & m.suspicious

@@ -16,7 +16,7 @@ from trainguard.backdoor.neuron_stimulation import neuron_stimulation_scan
 from trainguard.backdoor.triggers import ImageTrigger
 from trainguard.core.datasets import Dataset
 from trainguard.core.findings import Finding, Severity, StageResult
-from trainguard.core.plots import image_grid
+from trainguard.core.plots import bar_plot, image_grid
 from trainguard.core.run import RunDir
 from trainguard.core.validation import check_choice
 
@@ -57,7 +57,15 @@ def model_scan_findings(
             nc.triggers,
             [f"{k}: L1 {v:.1f}" for k, v in enumerate(nc.mask_l1)],
         )
-        findings += nc.to_findings(stage, evidence=[pic])
+        bars = bar_plot(
+            run,
+            f"{stage}_neural_cleanse_anomaly",
+            {str(k): {"anomaly index": float(a)} for k, a in enumerate(nc.anomaly)},
+            ylabel="anomaly index",
+            title="Neural Cleanse: anomaly index per label",
+            hline=nc.threshold,
+        )
+        findings += nc.to_findings(stage, evidence=[pic, bars])
     if "neuron-stimulation" in detectors:
         st = neuron_stimulation_scan(
             model, x_clean, steps=max(50, steps * 2 // 3), max_mask_size=max_mask_size, seed=seed

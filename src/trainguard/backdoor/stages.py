@@ -214,8 +214,8 @@ def backdoor_simulation_stage(
     from trainguard.backdoor.repair import unlearn
     from trainguard.backdoor.strip import Strip
     from trainguard.backdoor.triggers import badnets_trigger
+    from trainguard.core.stage import recorded_stage
     from trainguard.core.training import train_model
-    from trainguard.pipeline.stage import recorded_stage
 
     target = 0
     _, h, w = train.input_shape

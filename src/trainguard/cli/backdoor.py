@@ -159,7 +159,7 @@ def scan_command(
         model_scan_findings,
         poison_scan_findings,
     )
-    from trainguard.pipeline.stage import recorded_stage
+    from trainguard.core.stage import recorded_stage
 
     detectors = tuple(detector or MODEL_DETECTORS)
     for d in detectors:
@@ -218,8 +218,8 @@ def repair_command(
     from trainguard.backdoor.neural_cleanse import neural_cleanse
     from trainguard.backdoor.repair import fine_prune, unlearn
     from trainguard.backdoor.stages import trigger_picture
+    from trainguard.core.stage import recorded_stage
     from trainguard.core.training import save_trained
-    from trainguard.pipeline.stage import recorded_stage
 
     check_choice(method, "method", "backdoor repair", ("unlearning", "fine-pruning"))
     clean = _images(data, limit, seed)

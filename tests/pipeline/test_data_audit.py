@@ -135,3 +135,44 @@ def test_poisoning_simulation_needs_images(tmp_path):
     with pytest.raises(ConfigError, match=r"data\.simulate_poisoning: needs image data"):
         run_pipeline(_write(tmp_path, cfg))
     assert not (tmp_path / "runs").exists()
+
+
+def test_federated_training_feeds_the_attack_stage(tmp_path):
+    cfg = {
+        "data": {"source": "synthetic-credit", "options": {"n_samples": 1500}},
+        "stages": {
+            "train": {
+                "mode": "federated",
+                "model": "logreg",
+                "federated": {
+                    "partition": {"num_clients": 3},
+                    "train": {"rounds": 2, "lr": 0.1},
+                    "engine": {"num_cpus": 1},
+                },
+            },
+            "attack": {"robustness": {"enabled": False}, "membership": {"limit": 100}},
+        },
+    }
+    run = run_pipeline(_write(tmp_path, cfg))
+    names = [s.name for s in run.result.stages]
+    assert names[0] == "federated" and "membership" in names
+    assert run.result.stage("backdoor").summary.startswith("skipped")  # image models only
+    assert (run.artifacts / "model.pt").is_file()
+    assert _finding(run, "membership", "membership-loss").metrics["members"] == 100
+
+
+def test_federated_mode_refuses_a_data_section_and_poisoning_simulation(tmp_path):
+    cfg = {
+        "data": {"source": "digits", "simulate_poisoning": {"rate": 0.05}},
+        "stages": {"train": {"mode": "federated", "federated": {"train": {"rounds": 2}}}},
+    }
+    with pytest.raises(ConfigError, match="simulate_poisoning: not with train mode 'federated'"):
+        run_pipeline(_write(tmp_path, cfg))
+    del cfg["data"]["simulate_poisoning"]
+    cfg["stages"]["train"]["federated"] = {"rounds": 2}  # belongs in the train section
+    with pytest.raises(ConfigError, match=r"stages\.train\.federated: rounds"):
+        run_pipeline(_write(tmp_path, cfg))
+    cfg["stages"]["train"]["federated"] = {"data": {"source": "digits"}}
+    with pytest.raises(ConfigError, match=r"federated\.data: the pipeline's data section"):
+        run_pipeline(_write(tmp_path, cfg))
+    assert not (tmp_path / "runs").exists()

@@ -86,9 +86,9 @@ class DataAuditConfig(_Strict):
 
 
 class TrainConfig(_Strict):
-    """How the model is trained: plain, DP-SGD or adversarial."""
+    """How the model is trained: plain, DP-SGD, adversarial or federated."""
 
-    mode: Literal["plain", "dp", "adversarial"] = "plain"
+    mode: Literal["plain", "dp", "adversarial", "federated"] = "plain"
     model: str | None = None
     epochs: int = Field(default=5, ge=1)
     batch_size: int = Field(default=64, ge=1)
@@ -100,6 +100,8 @@ class TrainConfig(_Strict):
     max_grad_norm: float = Field(default=1.0, gt=0.0)
     method: str = "fast"
     eps: float = Field(default=0.1, gt=0.0)
+    federated: dict[str, Any] = Field(default_factory=dict)
+    """``mode: federated``: the sections of a federated config (all but ``data``)."""
 
 
 class RobustnessOptions(_Strict):

@@ -14,6 +14,8 @@ from trainguard.core.training import TrainedModel, load_trained
 MODEL_ARTIFACT = "model.pt"
 POISONED = "poisoned"
 """``extras`` key: the ground-truth mask of rows a simulation poisoned (training split)."""
+FEDERATED = "federated"
+"""``extras`` key: the validated federated config of ``train.mode: federated``."""
 SIMULATION = "simulation"
 """``extras`` key: the planted backdoor (a :class:`~trainguard.backdoor.PoisonedDataset`)."""
 

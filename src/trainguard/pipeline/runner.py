@@ -26,10 +26,11 @@ from trainguard.pipeline.config import (
     load_config,
     validate_stage_options,
 )
-from trainguard.pipeline.context import POISONED, SIMULATION, PipelineContext
+from trainguard.pipeline.context import FEDERATED, POISONED, SIMULATION, PipelineContext
 from trainguard.pipeline.gates import evaluate_gate
 from trainguard.pipeline.simulation import plant_backdoor, simulation_stage
 from trainguard.pipeline.stages import STAGES
+from trainguard.pipeline.stages.train import federated_config
 
 
 def _resolve_source(data: DataConfig, base: Path) -> DataConfig:
@@ -98,6 +99,8 @@ def run_pipeline(
     dataset = load_dataset(data_cfg.model_dump(exclude={"test_fraction", "simulate_poisoning"}))
     train, test = dataset.split(data_cfg.test_fraction, seed=data_cfg.seed)
     extras: dict[str, Any] = {}
+    if "train" in parsed and parsed["train"].mode == "federated":
+        extras[FEDERATED] = federated_config(parsed["train"], data_cfg, str(cfg_path))
     sim = data_cfg.simulate_poisoning
     if sim is not None:
         train, planted = plant_backdoor(train, sim, str(cfg_path))

@@ -2,16 +2,49 @@
 
 from __future__ import annotations
 
-from typing import Any
+import shutil
+from typing import TYPE_CHECKING, Any
 
+from trainguard.core.errors import ConfigError
 from trainguard.core.findings import StageResult
-from trainguard.pipeline.config import TrainConfig
-from trainguard.pipeline.context import PipelineContext
+from trainguard.core.training import load_trained
+from trainguard.pipeline.config import DataConfig, TrainConfig
+from trainguard.pipeline.context import FEDERATED, PipelineContext
 from trainguard.pipeline.train import plain_train_stage
+
+if TYPE_CHECKING:
+    from trainguard.federated import FederatedConfig
+
+
+def federated_config(opts: TrainConfig, data: DataConfig, source: str) -> FederatedConfig:
+    """The federated run of ``mode: federated``: its sections plus the pipeline's data.
+
+    The clients hold the rows of the pipeline's training split (the same split);
+    row removal by the data audit and a planted backdoor cannot apply to data the
+    clients own, so they are refused with this mode.
+    """
+    from trainguard.federated import parse_config
+
+    where = f"{source}: stages.train.federated"
+    if "data" in opts.federated:
+        raise ConfigError(f"{where}.data: the pipeline's data section is used; remove this")
+    if data.simulate_poisoning is not None:
+        raise ConfigError(
+            f"{source}: data.simulate_poisoning: not with train mode 'federated' "
+            "(use the federated config's attack section)"
+        )
+    raw = dict(opts.federated)
+    if opts.model is not None:
+        raw.setdefault("model", {"name": opts.model})
+    raw["data"] = data.model_dump(exclude={"simulate_poisoning"})
+    return parse_config(raw, source=where)
 
 
 def run_train(ctx: PipelineContext, opts: TrainConfig) -> list[StageResult]:
-    """Train the model as configured; the model lands in ``artifacts/model.pt``."""
+    """Train the model as configured; the model lands in ``artifacts/model.pt``.
+
+    The report stage is ``train``, or ``federated`` for ``mode: federated``.
+    """
     common: dict[str, Any] = {
         "model_name": opts.model,
         "epochs": opts.epochs,
@@ -38,6 +71,13 @@ def run_train(ctx: PipelineContext, opts: TrainConfig) -> list[StageResult]:
         tm = adversarial_train_stage(
             ctx.run, ctx.train, ctx.test, **common, method=opts.method, eps=opts.eps
         )
+    elif opts.mode == "federated":
+        from trainguard.federated import federated_stage
+
+        federated_stage(ctx.run, ctx.extras[FEDERATED])
+        shutil.copyfile(ctx.run.artifacts / "federated" / "model.pt", ctx.model_path)
+        ctx.set_model(load_trained(ctx.model_path))
+        return [ctx.run.result.stage("federated")]
     else:
         tm = plain_train_stage(ctx.run, ctx.train, ctx.test, **common)
     ctx.set_model(tm)

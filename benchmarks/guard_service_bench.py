@@ -166,7 +166,7 @@ def in_process(texts: list[str], policy_yaml: str, total: int) -> dict[str, floa
         guard.check(texts[i % len(texts)])
         lat.append((time.perf_counter() - t) * 1e3)
     wall = time.perf_counter() - t0
-    return {"rps": total / wall, "p50": float(np.percentile(lat, 50)),
+    return {"n": total, "rps": total / wall, "p50": float(np.percentile(lat, 50)),
             "p99": float(np.percentile(lat, 99))}  # fmt: skip
 
 
@@ -245,7 +245,9 @@ def main(argv: list[str] | None = None) -> None:
                 texts, yaml, min(args.requests, 3000 if "embedding" not in label else 300)
             )
             ref[label] = r
-            rows.append([label, "Guard.check in-process", 1, 0, r["rps"], r["p50"], r["p99"], 0])
+            rows.append(
+                [label, "Guard.check in-process", 1, r["n"], r["rps"], r["p50"], r["p99"], 0]
+            )
             rows += service_runs(tmp, label, yaml, texts, args)
     bare = {r[2]: r[4] for r in rows if r[1] == "bare FastAPI echo"}
     table = [

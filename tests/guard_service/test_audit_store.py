@@ -151,3 +151,12 @@ def test_writer_commits_from_many_threads_and_isolates_a_bad_request(store: Audi
     assert {r.id for r in store.query()} == {r.id for r in good} - {r.id for r in good[1:4]}
     if store.dialect.name == "sqlite":
         assert integrity_check(store.url) == ["ok"]
+
+
+def test_a_stopped_writer_refuses_records_instead_of_losing_them(store: AuditStore) -> None:
+    writer = AuditWriter(store)
+    writer.close()
+    assert not writer.alive
+    exc = writer.submit(make_records(2)).exception(timeout=5)
+    assert isinstance(exc, RuntimeError) and "stopped" in str(exc)
+    assert store.count() == 0

@@ -38,8 +38,6 @@ class ServiceSettings(BaseSettings):
     """Longest a guard check may take before the request gets 503."""
     max_body_bytes: int = Field(default=1_000_000, gt=0)
     """Larger request bodies get 413."""
-    max_batch: int = Field(default=100, gt=0)
-    """Most items in one ``/v1/guard/batch`` request."""
     workers: int = Field(default=1, gt=0)
     """uvicorn worker processes; each enforces ``rate / workers`` of a key's rate limit."""
     stream_window: int = Field(default=512, gt=0)

@@ -1,62 +1,43 @@
 """Group commit: one thread writes queued audit records in batches, one durable transaction each.
 
-A request's records are acknowledged only after the transaction holding them has
-committed, so the service answers a decision only once it is on disk. Under load
-many requests share one commit (one fsync), which is what keeps durable commits
-cheap (group commit; Gray and Reuter, *Transaction Processing*, 1993, section 9.4.7).
-
-Requests are handed over in groups (:meth:`AuditWriter.submit_group`): the service's
-event loop gathers the requests of one loop iteration into one group, so crossing to
-the writer thread and back costs one hand-over per group rather than per request.
-If a batch fails (a broken request), its requests are retried one by one, so one bad
-request fails alone.
+A request hands its records to :meth:`AuditWriter.submit` and waits on the returned
+future; the future resolves only after the transaction holding the records has
+committed, so the service acknowledges a decision only once it is on disk. Under
+load many requests share one commit (one fsync), which is what keeps durable
+commits cheap (the idea of group commit in database logs; Gray and Reuter,
+*Transaction Processing*, 1993, section 9.4.7).
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future
 
 from trainguard.guard.service.audit.record import AuditRecord
 from trainguard.guard.service.audit.store import AuditStore
 
-Outcomes = list[BaseException | None]
-"""Per request of a group: None when committed, else why not."""
-_Group = tuple[list[list[AuditRecord]], Callable[[Outcomes], None]]
+_Job = tuple[list[AuditRecord], "Future[None]"]
 
 
 class AuditWriter:
-    """A background thread committing audit records in batches of up to ``max_batch`` records."""
+    """A background thread committing audit records in batches of up to ``max_batch``."""
 
     def __init__(self, store: AuditStore, *, max_batch: int = 256) -> None:
         self.store = store
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Group | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
 
-    def submit_group(
-        self, requests: list[list[AuditRecord]], done: Callable[[Outcomes], None]
-    ) -> None:
-        """Queue several requests' records; ``done`` gets their outcomes from the writer thread."""
-        if not self._thread.is_alive():
-            done([RuntimeError("the audit writer has stopped")] * len(requests))
-            return
-        self._queue.put((requests, done))
-
     def submit(self, records: Sequence[AuditRecord]) -> Future[None]:
-        """Queue one request's records; the future resolves when they are committed."""
+        """Queue ``records``; the future resolves when they are committed (or fails with why not)."""
         fut: Future[None] = Future()
-
-        def done(outcomes: Outcomes) -> None:
-            if outcomes[0] is None:
-                fut.set_result(None)
-            else:
-                fut.set_exception(outcomes[0])
-
-        self.submit_group([list(records)], done)
+        if not self._thread.is_alive():
+            fut.set_exception(RuntimeError("the audit writer has stopped"))
+            return fut
+        self._queue.put((list(records), fut))
         return fut
 
     @property
@@ -66,11 +47,10 @@ class AuditWriter:
 
     def _run(self) -> None:
         while True:
-            group = self._queue.get()
-            if group is None:
+            job = self._queue.get()
+            if job is None:
                 return
-            groups = [group]
-            n = sum(len(r) for r in group[0])
+            jobs, n = [job], len(job[0])
             stop = False
             while n < self.max_batch:
                 try:
@@ -80,30 +60,24 @@ class AuditWriter:
                 if nxt is None:
                     stop = True
                     break
-                groups.append(nxt)
-                n += sum(len(r) for r in nxt[0])
-            self._commit(groups)
+                jobs.append(nxt)
+                n += len(nxt[0])
+            self._commit(jobs)
             if stop:
                 return
 
-    def _commit(self, groups: list[_Group]) -> None:
-        requests = [recs for reqs, _ in groups for recs in reqs]
+    def _commit(self, jobs: list[_Job]) -> None:
         try:
-            self.store.write([r for recs in requests for r in recs])
-            outcomes: Outcomes = [None] * len(requests)
+            self.store.write([r for recs, _ in jobs for r in recs])
         except Exception as exc:
-            outcomes = [exc] if len(requests) == 1 else [self._one(recs) for recs in requests]
-        i = 0
-        for reqs, done in groups:
-            done(outcomes[i : i + len(reqs)])
-            i += len(reqs)
-
-    def _one(self, records: list[AuditRecord]) -> BaseException | None:
-        try:
-            self.store.write(records)
-        except Exception as exc:
-            return exc
-        return None
+            if len(jobs) == 1:
+                jobs[0][1].set_exception(exc)
+                return
+            for job in jobs:  # one bad request must not fail the others of its group
+                self._commit([job])
+        else:
+            for _, fut in jobs:
+                fut.set_result(None)
 
     def close(self, timeout: float = 30.0) -> None:
         """Commit what is queued, then stop the thread."""

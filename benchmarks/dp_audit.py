@@ -12,6 +12,7 @@ Clopper-Pearson) and the accountant's epsilon.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import warnings
 
@@ -42,8 +43,8 @@ def main() -> None:
     parser.add_argument("--epsilon", type=float, default=1.0)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    table = []
     for name, population in populations(args.rows).items():
+        table = []
         base = TrainingRecipe()
         for recipe in (base, base.private_twin(args.epsilon)):
             t0 = time.perf_counter()
@@ -55,11 +56,13 @@ def main() -> None:
                     attack.auc, attack.tpr_at_0_1pct_fpr, attack.tpr_at_1pct_fpr,
                     attack.empirical.epsilon, "-" if result.epsilon is None else result.epsilon, seconds,
                 ])  # fmt: skip
-    print_table(
-        f"Membership inference: non-private vs DP twin ({args.rows} rows, half members, {args.shadows} shadows)",
-        HEADER,
-        table,
-    )
+        print_table(
+            f"Membership inference on {name}: non-private vs DP twin ({len(population)} rows, "
+            f"half members, {args.shadows} shadows)",
+            HEADER,
+            table,
+        )
+        sys.stdout.flush()  # one table per population, each as soon as it is measured
 
 
 if __name__ == "__main__":

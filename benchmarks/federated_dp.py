@@ -28,22 +28,28 @@ BASE: dict[str, Any] = {
     "train": {"rounds": 15, "local_epochs": 1, "lr": 0.1, "batch_size": 32},
     "engine": {"num_cpus": 2},
 }
-RUNS: list[tuple[str, float]] = [
-    *((mode, z) for mode in ("server-fixed", "client-fixed") for z in (0.5, 1.0, 2.0, 4.0)),
-    ("server-adaptive", 1.0),
-    ("client-adaptive", 1.0),
-]
+FIXED_NOISE = (0.5, 1.0, 2.0, 4.0)
+ADAPTIVE_NOISE = 1.0
 CLIPPING_NORM = 0.5
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fresh", action="store_true", help="ignore cached runs")
+    parser.add_argument(
+        "--noise",
+        nargs="+",
+        type=float,
+        default=list(FIXED_NOISE),
+        help="noise multipliers of the fixed-clipping runs (default: 0.5 1 2 4)",
+    )
     args = parser.parse_args()
+    runs = [(mode, z) for mode in ("server-fixed", "client-fixed") for z in args.noise]
+    runs += [("server-adaptive", ADAPTIVE_NOISE), ("client-adaptive", ADAPTIVE_NOISE)]
     plain = simulate(merged(BASE, name="dp-none"), fresh=args.fresh).final
     assert plain.auc is not None
     rows: list[list[object]] = [["none", "-", pts(plain.auc), "0.0", "inf", "inf"]]
-    for mode, z in RUNS:
+    for mode, z in runs:
         dp = {"mode": mode, "noise_multiplier": z, "clipping_norm": CLIPPING_NORM}
         res = simulate(merged(BASE, name=f"dp-{mode}-{z}", dp=dp), fresh=args.fresh)
         final = res.final

@@ -65,6 +65,20 @@ def triggered_rate(raw: dict[str, Any], model: Path) -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fresh", action="store_true", help="ignore cached runs")
+    parser.add_argument(
+        "--strategies",
+        nargs="+",
+        choices=list(STRATEGIES),
+        default=list(STRATEGIES),
+        help="aggregation rules to run under each attack (default: all)",
+    )
+    parser.add_argument(
+        "--attacks",
+        nargs="+",
+        choices=[a["kind"] for a in ATTACKS.values()],
+        default=[a["kind"] for a in ATTACKS.values()],
+        help="attacks to run (default: all)",
+    )
     args = parser.parse_args()
     clean_raw = merged(BASE, name="clean-fedavg")
     clean = simulate(clean_raw, fresh=args.fresh).final
@@ -75,7 +89,10 @@ def main() -> None:
         ["none", "fedavg", pts(clean.auc), "0.0", pts(clean_rate), "n/a", "n/a"]
     ]
     for attack, spec in ATTACKS.items():
-        for strategy, sspec in STRATEGIES.items():
+        if spec["kind"] not in args.attacks:
+            continue
+        for strategy in args.strategies:
+            sspec = STRATEGIES[strategy]
             raw = merged(BASE, name=f"{spec['kind']}-{strategy}", attack=spec, strategy=sspec)
             res = simulate(raw, fresh=args.fresh)
             rates = AnomalyReport(scores=res.scores).detection_rates() or {}

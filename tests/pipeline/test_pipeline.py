@@ -61,9 +61,20 @@ def test_impossible_gate_exits_1_and_names_the_gate(tmp_path, capsys):
     rc = main(["run", str(_write(tmp_path, cfg)), "--no-cache"])
     out = capsys.readouterr().out
     assert rc == 1
-    last = out.strip().splitlines()
-    assert any("gates/gate-1" in line and "below 1.01" in line for line in last)
-    assert any("gates/gate-2" in line and "no finding matches" in line for line in last)
+    last = out.strip().splitlines()[-3:-1]  # the failed gates come last, before the report path
+    assert "gates/gate-1" in last[0] and "below 1.01" in last[0]
+    assert "gates/gate-2" in last[1] and "no finding matches" in last[1]
+
+
+def test_gates_decide_the_exit_code_when_the_config_has_them(tmp_path, capsys):
+    cfg = json.loads(json.dumps(BASE))
+    cfg["stages"]["data_audit"]["max_class_ratio"] = 1.0  # a check that fails
+    assert main(["run", str(_write(tmp_path, cfg)), "--no-cache"]) == 0
+    out = capsys.readouterr().out
+    assert "check failed (no gate) data_audit/class-balance" in out
+    cfg["gates"] = []  # without gates every failed check fails the run
+    assert main(["run", str(_write(tmp_path, cfg)), "--no-cache"]) == 1
+    assert "gate failed data_audit/class-balance" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

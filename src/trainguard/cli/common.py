@@ -48,22 +48,35 @@ def say(ctx: typer.Context, text: str) -> None:
 
 
 def summarise_run(result: RunResult) -> list[str]:
-    """One line per stage and per failed finding, for the terminal."""
+    """One line per stage, then per failed finding, failed gates last, for the terminal.
+
+    Without a ``gates`` stage every failed finding is a gate; with one (a pipeline),
+    the other failed findings are reported as checks that no gate holds.
+    """
     lines = []
     for s in result.stages:
         mark = "[green]PASS[/green]" if s.passed else "[red]FAIL[/red]"
         lines.append(f"  {mark}  {s.title or s.name}: {s.summary}")
-    for f in result.failed_findings:
-        lines.append(
-            f"  [red]gate failed[/red] {f.stage}/{f.check_id}: {f.title} {f.message}".rstrip()
-        )
+    gated = any(s.name == "gates" for s in result.stages)
+    failed = result.failed_findings
+    for f in [f for f in failed if f.stage != "gates"] + [f for f in failed if f.stage == "gates"]:
+        what = "check failed (no gate)" if gated and f.stage != "gates" else "gate failed"
+        lines.append(f"  [red]{what}[/red] {f.stage}/{f.check_id}: {f.title} {f.message}".rstrip())
     return lines
 
 
 def finish_run(
-    ctx: typer.Context, run: RunDir, *, formats: tuple[str, ...] = ("html", "sarif")
+    ctx: typer.Context,
+    run: RunDir,
+    *,
+    formats: tuple[str, ...] = ("html", "sarif"),
+    passed: bool | None = None,
 ) -> int:
-    """Write the run's reports, print where they are, and return the exit code."""
+    """Write the run's reports, print where they are, and return the exit code.
+
+    ``passed`` overrides the verdict (default: no finding failed).
+    """
+    ok = run.result.passed if passed is None else passed
     from trainguard.report import write_report
 
     paths = [write_report(run, fmt) for fmt in formats]  # type: ignore[arg-type]
@@ -72,7 +85,7 @@ def finish_run(
         emit_json(
             {
                 "run": str(run.path),
-                "passed": run.result.passed,
+                "passed": ok,
                 "reports": [str(p) for p in paths],
                 "failed": [f.model_dump(mode="json") for f in run.result.failed_findings],
             }
@@ -82,4 +95,4 @@ def finish_run(
         for line in summarise_run(run.result):
             con.print(line)
         con.print(f"report: {Path(paths[0])}")
-    return EXIT_OK if run.result.passed else EXIT_FAILED
+    return EXIT_OK if ok else EXIT_FAILED

@@ -37,8 +37,11 @@ def run_command(
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute every stage.")] = False,
 ) -> int:
-    """Run the stages of a pipeline, then its gates; exit 1 if a gate fails."""
-    from trainguard.pipeline.runner import run_pipeline
+    """Run the stages of a pipeline, then its gates; exit 1 if a gate fails.
+
+    With no gates in the config, any failed check fails the run.
+    """
+    from trainguard.pipeline.runner import pipeline_passed, run_pipeline
 
     run = run_pipeline(config, runs_root=runs, use_cache=not no_cache)
-    return finish_run(ctx, run)
+    return finish_run(ctx, run, passed=pipeline_passed(run))

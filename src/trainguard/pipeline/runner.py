@@ -139,3 +139,11 @@ def run_pipeline(
         gates.summary = f"{len(gates.findings) - len(failed)}/{len(gates.findings)} gates passed"
         run.add_stage(gates)
     return run
+
+
+def pipeline_passed(run: RunDir) -> bool:
+    """The run's verdict: its gates when the config has any, else every check."""
+    for stage in run.result.stages:
+        if stage.name == "gates":
+            return stage.passed
+    return run.result.passed

@@ -19,6 +19,7 @@ import statistics
 import time
 import zipfile
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 
 import joblib
@@ -174,7 +175,7 @@ def main() -> None:
         ours = timed(files, ours_verdict)
         peer = timed(files, picklescan_verdict)
         rows.append(
-            [label, len(files), round(mb, 1), len(files) / ours, len(files) / peer,
+            [label, len(files), round(mb, 2), len(files) / ours, len(files) / peer,
              peer / ours, mb / ours, mb / peer]
         )  # fmt: skip
     print_table(
@@ -185,7 +186,7 @@ def main() -> None:
             "MB",
             "ours files/s",
             "picklescan files/s",
-            "speed ratio",
+            "ours / picklescan (files/s)",
             "ours MB/s",
             "picklescan MB/s",
         ],
@@ -215,7 +216,10 @@ def main() -> None:
             f"malicious flagged (of {len(detect)})",
             f"benign flagged (of {len(benign_files)})",
         ],
-        [["trainguard", caught_ours, fp_ours], ["picklescan 1.0.5", caught_peer, fp_peer]],
+        [
+            ["trainguard", caught_ours, fp_ours],
+            [f"picklescan {version('picklescan')}", caught_peer, fp_peer],
+        ],
     )
 
 

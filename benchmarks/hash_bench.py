@@ -165,7 +165,7 @@ def main() -> None:
             ),
             row(
                 many,
-                "sha256sum (find | xargs, 1 process)",
+                "sha256sum (find \\| xargs, 1 process)",  # pipe escaped for Markdown
                 t_sum_small,
                 small_bytes,
                 len(small),

@@ -6,7 +6,10 @@ held out for validation, the recipe of Wong et al. 2020) at L-inf eps 0.3 and re
 torchattacks') and APGD-CE at 0.1/0.2/0.3, the gradient-masking verdict, and the
 training time. Trained models are cached in ~/.cache/trainguard/robustness/.
 
-    flock /tmp/trainguard-heavy.lock .venv/bin/python benchmarks/robust_mnist.py
+    flock /tmp/trainguard-heavy.lock .venv/bin/python -m benchmarks.robust_mnist
+
+``--methods standard,fast,pgd:5`` gives a row its own number of epochs (``pgd:5``);
+``--eval-limit`` attacks fewer test images.
 """
 
 from __future__ import annotations
@@ -31,6 +34,18 @@ CACHE = Path.home() / ".cache" / "trainguard" / "robustness"
 EPS = (0.1, 0.2, 0.3)
 
 
+def row_epochs(spec: str, default: int) -> tuple[str, int]:
+    """``METHOD[+es][:EPOCHS]`` -> (``METHOD[+es]``, epochs of that row)."""
+    name, _, epochs = spec.partition(":")
+    return name, int(epochs) if epochs else default
+
+
+def model_key(spec: str, epochs: int, args: argparse.Namespace) -> str:
+    """Cache name of one trained row; ``+es`` rows also depend on their peak learning rate."""
+    key = f"mnist-{spec}-e{epochs}-s{args.steps}-w{args.width}-h{args.hidden}-b{args.batch_size}"
+    return key + (f"-lr{args.es_lr:g}" if spec.endswith("+es") else "")
+
+
 def train(spec: str, args: argparse.Namespace, data) -> tuple[TrainedModel, float, float]:  # type: ignore[no-untyped-def]
     """Train (or load from the cache) one row: ``METHOD`` or ``METHOD+es``.
 
@@ -39,11 +54,10 @@ def train(spec: str, args: argparse.Namespace, data) -> tuple[TrainedModel, floa
     of 500 validation images held out of the 8k training images.
     """
     train_ds, _ = data
+    spec, epochs = row_epochs(spec, args.epochs)
     method, _, recipe = spec.partition("+")
     opts = {"width": args.width, "hidden": args.hidden}
-    key = (
-        f"mnist-{spec}-e{args.epochs}-s{args.steps}-w{args.width}-h{args.hidden}-b{args.batch_size}"
-    )
+    key = model_key(spec, epochs, args)
     path, meta = CACHE / f"{key}.pt", CACHE / f"{key}.json"
     if path.exists() and meta.exists():
         times = json.loads(meta.read_text())
@@ -51,7 +65,7 @@ def train(spec: str, args: argparse.Namespace, data) -> tuple[TrainedModel, floa
     t0, c0 = time.perf_counter(), time.process_time()
     common: dict[str, Any] = {
         "model_name": "cnn",
-        "epochs": args.epochs,
+        "epochs": epochs,
         "batch_size": args.batch_size,
         "lr": 1e-3,
         "seed": 0,
@@ -113,7 +127,7 @@ def evaluate(tm: TrainedModel, test, args: argparse.Namespace) -> tuple[list[flo
     return [float(clean.mean()), *fg, *pg, peer, ap], verdict
 
 
-def plot_curves(rows: list[list[object]], path: Path) -> None:
+def plot_curves(rows: list[list[object]], path: Path, n_test: int) -> None:
     """Robust accuracy under PGD-40 vs eps, one line per training method."""
     import matplotlib
 
@@ -125,7 +139,7 @@ def plot_curves(rows: list[list[object]], path: Path) -> None:
         ax.plot([0.0, *EPS], [r[1], *r[4:7]], marker="o", markersize=3, label=str(r[0]))
     ax.set_xlabel("L-inf epsilon")
     ax.set_ylabel("accuracy under PGD-40")
-    ax.set_title("MNIST 2k test: robust accuracy vs epsilon")
+    ax.set_title(f"MNIST, {n_test} test images: robust accuracy vs epsilon")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -143,7 +157,11 @@ def main() -> None:
     p.add_argument("--apgd-steps", type=int, default=100)
     p.add_argument("--check-limit", type=int, default=300, help="rows for the masking checks")
     p.add_argument("--eval-limit", type=int, default=None, help="attack only this many test rows")
-    p.add_argument("--methods", default="standard,fgsm,fast,pgd,trades")
+    p.add_argument(
+        "--methods",
+        default="standard,fgsm,fast,pgd,trades",
+        help="rows METHOD[+es][:EPOCHS]; :EPOCHS overrides --epochs for that row",
+    )
     p.add_argument("--es-lr", type=float, default=5e-3, help="peak learning rate of +es rows")
     p.add_argument("--plot", type=Path, default=REPO / "docs" / "robustness_mnist_curves.png")
     args = p.parse_args()
@@ -153,19 +171,19 @@ def main() -> None:
     rows, times = [], {}
     for method in args.methods.split(","):
         tm, wall, cpu = train(method, args, data)
-        stored = (
-            CACHE
-            / f"eval-{method}-{args.epochs}-{args.steps}-{args.apgd_steps}-{len(test)}-{args.check_limit}.json"
-        )
+        name, epochs = row_epochs(method, args.epochs)
+        evals = f"{args.apgd_steps}-{len(test)}-{args.check_limit}"
+        stored = CACHE / f"eval-{model_key(name, epochs, args)}-{evals}.json"
         if stored.exists():  # the evaluation of this very model, from an earlier run
             scores, verdict = json.loads(stored.read_text())
         else:
             scores, verdict = evaluate(tm, test, args)
             stored.write_text(json.dumps([scores, verdict]))
-        times[method] = cpu
-        rows.append([method, *scores, verdict, wall, cpu])
+        times[name] = cpu
+        label = name if epochs == args.epochs else f"{name} ({epochs} epochs)"
+        rows.append([label, *scores, verdict, wall, cpu])
         print(method, rows[-1], flush=True)
-    plot_curves(rows, args.plot)
+    plot_curves(rows, args.plot, len(test))
     pgd_cpu = times.get("pgd")
     for r in rows:
         r.append(r[-1] / pgd_cpu if pgd_cpu else float("nan"))

@@ -4,7 +4,7 @@ Time per batch of 256 MNIST images on the zoo CNN, same steps and step size,
 median of several alternating repeats in one process, and the success rates to
 show both did the same work.
 
-    flock /tmp/trainguard-heavy.lock .venv/bin/python benchmarks/robust_speed.py
+    flock /tmp/trainguard-heavy.lock .venv/bin/python -m benchmarks.robust_speed
 """
 
 from __future__ import annotations

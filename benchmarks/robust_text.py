@@ -8,7 +8,7 @@ normalize: NFKC, confusables, zero-width removed, leetspeak and spaced-out words
 folded); then reports accuracy under embedding-space PGD (L2 over each tweet's token
 embeddings) and under the greedy black-box character-level attack on the raw text.
 
-    flock /tmp/trainguard-heavy.lock .venv/bin/python benchmarks/robust_text.py
+    flock /tmp/trainguard-heavy.lock .venv/bin/python -m benchmarks.robust_text
 """
 
 from __future__ import annotations

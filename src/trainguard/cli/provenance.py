@@ -75,7 +75,7 @@ def _manifest_data(manifest_path: Path) -> tuple[Path, Path | None]:
     from trainguard.provenance.manifest import Manifest
 
     m = Manifest.load(manifest_path)
-    data = manifest_path.parent / m.name
+    data = m.data_beside(manifest_path)
     return manifest_path, data if data.exists() else None
 
 
@@ -222,7 +222,7 @@ def data_verify_command(
             return _report_links(ctx, report)
         say(ctx, "manifest signature: ok")
     m = Manifest.load(manifest)
-    diff = verify_manifest(m, data if data is not None else manifest.parent / m.name)
+    diff = verify_manifest(m, data if data is not None else m.data_beside(manifest))
     if state(ctx).json:
         emit_json(
             {

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from trainguard.core.configfile import describe_validation_error, read_yaml
 from trainguard.core.datasets import DatasetSpec
 from trainguard.core.errors import ConfigError
 
@@ -263,15 +263,6 @@ class FederatedConfig(_Strict):
         return max(2, int(self.partition.num_clients * self.train.fraction_train))
 
 
-def _describe(exc: ValidationError, source: str) -> str:
-    e = exc.errors()[0]
-    loc = ".".join(str(x) for x in e["loc"])
-    msg = str(e["msg"]).removeprefix("Value error, ")
-    got = e.get("input")
-    shown = "" if isinstance(got, dict | list) or got is None or not loc else f" (got {got!r})"
-    return f"{source}: {loc or 'config'}: {msg}{shown}"
-
-
 def parse_config(raw: Any, source: str = "config") -> FederatedConfig:
     """Validate a mapping into a :class:`FederatedConfig`; errors name ``source`` and the field."""
     if isinstance(raw, FederatedConfig):
@@ -281,20 +272,13 @@ def parse_config(raw: Any, source: str = "config") -> FederatedConfig:
     try:
         return FederatedConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, source)) from None
+        raise ConfigError(describe_validation_error(exc, source)) from None
 
 
 def load_config(path: str | Path) -> FederatedConfig:
     """Read and validate a federated YAML (or JSON) config file."""
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: no such federated config file")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{p}: malformed YAML{where}") from None
+    raw = read_yaml(p, "federated config")
     if isinstance(raw, dict):
         _resolve_paths(raw, p.parent)
     return parse_config(raw, str(p))

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from trainguard.core.configfile import describe_validation_error, read_yaml
 from trainguard.core.datasets import DatasetSpec
 from trainguard.core.errors import ConfigError
 from trainguard.core.findings import Severity
@@ -223,14 +223,6 @@ class PipelineConfig(_Strict):
         return dict(self.stages.get(name) or {})
 
 
-def _describe(exc: ValidationError, source: str, prefix: str = "") -> str:
-    e = exc.errors()[0]
-    loc = prefix + ".".join(str(x) for x in e["loc"])
-    got = e.get("input")
-    shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
-    return f"{source}: {loc or 'top level'}: {e['msg']}{shown}"
-
-
 def validate_stage_options(
     model: type[BaseModel], options: dict[str, Any], stage: str, source: str
 ) -> Any:
@@ -238,24 +230,19 @@ def validate_stage_options(
     try:
         return model.model_validate(options)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, source, prefix=f"stages.{stage}.")) from None
+        raise ConfigError(
+            describe_validation_error(exc, source, prefix=f"stages.{stage}.")
+        ) from None
 
 
 def load_config(path: str | Path) -> PipelineConfig:
     """Read and validate a ``pipeline.yaml``; paths in it are relative to its folder."""
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: no such pipeline file")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{p}: malformed YAML{where}") from None
+    raw = read_yaml(p, "pipeline")
     if not isinstance(raw, dict):
         raise ConfigError(f"{p}: expected a mapping at the top level")
     try:
         cfg = PipelineConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, str(p))) from None
+        raise ConfigError(describe_validation_error(exc, str(p))) from None
     return cfg

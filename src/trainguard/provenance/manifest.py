@@ -115,6 +115,10 @@ class Manifest:
         """Write the manifest atomically and return the path."""
         return atomic_write_bytes(path, self.to_bytes())
 
+    def data_beside(self, manifest_file: str | Path) -> Path:
+        """Where the data lies by default: beside the manifest file, under the manifest's name."""
+        return Path(manifest_file).parent / self.name
+
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, source: str = "manifest") -> Manifest:
         """Read a manifest dict; :class:`DataError` if it is not one."""

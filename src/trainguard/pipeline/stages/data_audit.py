@@ -7,6 +7,7 @@ audit is reused from the cache).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 from trainguard.audit import find_duplicates, find_label_errors
 from trainguard.core.atomic import atomic_write_text
 from trainguard.core.datasets import Dataset
+from trainguard.core.errors import TrainguardError
 from trainguard.core.findings import Finding, Severity, StageResult
 from trainguard.pipeline.config import DataAuditConfig, PoisonCheckOptions
 from trainguard.pipeline.context import POISONED, PipelineContext
@@ -26,6 +28,7 @@ from trainguard.pipeline.stages.data_checks import (
     manifest_findings,
     text_safety_findings,
 )
+from trainguard.provenance.manifest import Manifest
 
 DROPPED_ROWS = "data_audit_dropped_rows.json"
 
@@ -116,13 +119,9 @@ def data_audit_inputs(ctx: PipelineContext, opts: DataAuditConfig) -> list[Path]
         paths += [manifest, manifest.with_name(manifest.name + ".sig")]
         if opts.manifest_data is not None:
             paths.append(ctx.resolve(opts.manifest_data))
-        elif manifest.is_file():
-            try:
-                name = str(json.loads(manifest.read_bytes())["name"])
-            except (ValueError, KeyError, TypeError):
-                name = ""  # the stage reports the broken manifest
-            if name:
-                paths.append(manifest.parent / name)
+        else:  # a missing or broken manifest is the stage's own finding
+            with contextlib.suppress(TrainguardError):
+                paths.append(Manifest.load(manifest).data_beside(manifest))
     if opts.public_key is not None:
         paths.append(ctx.resolve(opts.public_key))
     return paths

@@ -95,7 +95,7 @@ def manifest_findings(manifest: Path, data: Path | None, public_key: Path | None
         if not chain.ok:
             return found
     m = Manifest.load(manifest)
-    found += verify_manifest(m, data if data is not None else manifest.parent / m.name).to_findings(
+    found += verify_manifest(m, data if data is not None else m.data_beside(manifest)).to_findings(
         STAGE
     )
     return found

@@ -2,13 +2,14 @@
 
 Trains the zoo CNN on 8,000 MNIST test-set images (2,000 held out) with each method
 (``METHOD+es``: with a cyclic learning rate and early stopping on 500 of the 8,000
-held out for validation, the recipe of Wong et al. 2020) at L-inf eps 0.3 and reports clean accuracy, accuracy under FGSM, PGD-40 (ours and
-torchattacks') and APGD-CE at 0.1/0.2/0.3, the gradient-masking verdict, and the
-training time. Trained models are cached in ~/.cache/trainguard/robustness/.
+held out for validation, the recipe of Wong et al. 2020; ``METHOD+ramp``: the training
+radius grown linearly from 0 to 0.3 over the first ``--eps-ramp`` epochs) at L-inf eps
+0.3 and reports clean accuracy, accuracy under FGSM, PGD-40 (ours and torchattacks') and
+APGD-CE at 0.1/0.2/0.3, the gradient-masking verdict, and the training time. Trained models are cached in ~/.cache/trainguard/robustness/.
 
     flock /tmp/trainguard-heavy.lock .venv/bin/python -m benchmarks.robust_mnist
 
-``--methods standard,fast,pgd:5`` gives a row its own number of epochs (``pgd:5``);
+``--methods standard,fast,pgd+ramp:5`` gives a row its own number of epochs (``:5``);
 ``--eval-limit`` attacks fewer test images.
 """
 
@@ -35,27 +36,30 @@ EPS = (0.1, 0.2, 0.3)
 
 
 def row_epochs(spec: str, default: int) -> tuple[str, int]:
-    """``METHOD[+es][:EPOCHS]`` -> (``METHOD[+es]``, epochs of that row)."""
+    """``METHOD[+es][+ramp][:EPOCHS]`` -> (``METHOD[+es][+ramp]``, epochs of that row)."""
     name, _, epochs = spec.partition(":")
     return name, int(epochs) if epochs else default
 
 
 def model_key(spec: str, epochs: int, args: argparse.Namespace) -> str:
-    """Cache name of one trained row; ``+es`` rows also depend on their peak learning rate."""
+    """Cache name of one trained row; recipes add the parameters they depend on."""
     key = f"mnist-{spec}-e{epochs}-s{args.steps}-w{args.width}-h{args.hidden}-b{args.batch_size}"
-    return key + (f"-lr{args.es_lr:g}" if spec.endswith("+es") else "")
+    recipes = spec.split("+")[1:]
+    key += f"-lr{args.es_lr:g}" if "es" in recipes else ""
+    return key + (f"-r{args.eps_ramp}" if "ramp" in recipes else "")
 
 
 def train(spec: str, args: argparse.Namespace, data) -> tuple[TrainedModel, float, float]:  # type: ignore[no-untyped-def]
-    """Train (or load from the cache) one row: ``METHOD`` or ``METHOD+es``.
+    """Train (or load from the cache) one row: ``METHOD`` with recipes ``+es``, ``+ramp``.
 
-    ``+es`` is the recipe of Wong et al. (2020) against catastrophic overfitting: a
+    ``+ramp`` grows the training radius over the first ``--eps-ramp`` epochs. ``+es`` is
+    the recipe of Wong et al. (2020) against catastrophic overfitting: a
     cyclic learning rate peaking at ``--es-lr`` and early stopping on the PGD accuracy
     of 500 validation images held out of the 8k training images.
     """
     train_ds, _ = data
     spec, epochs = row_epochs(spec, args.epochs)
-    method, _, recipe = spec.partition("+")
+    method, *recipes = spec.split("+")
     opts = {"width": args.width, "hidden": args.hidden}
     key = model_key(spec, epochs, args)
     path, meta = CACHE / f"{key}.pt", CACHE / f"{key}.json"
@@ -73,7 +77,9 @@ def train(spec: str, args: argparse.Namespace, data) -> tuple[TrainedModel, floa
     if method == "standard":
         tm = train_model(train_ds, **common, model_options=opts)
     else:
-        if recipe == "es":
+        if "ramp" in recipes:
+            common["eps_ramp"] = args.eps_ramp
+        if "es" in recipes:
             train_ds, val = train_ds.split(500 / len(train_ds), seed=0)
             common |= {
                 "lr": args.es_lr,
@@ -160,9 +166,10 @@ def main() -> None:
     p.add_argument(
         "--methods",
         default="standard,fgsm,fast,pgd,trades",
-        help="rows METHOD[+es][:EPOCHS]; :EPOCHS overrides --epochs for that row",
+        help="rows METHOD[+es][+ramp][:EPOCHS]; :EPOCHS overrides --epochs for that row",
     )
     p.add_argument("--es-lr", type=float, default=5e-3, help="peak learning rate of +es rows")
+    p.add_argument("--eps-ramp", type=int, default=5, help="ramp epochs of +ramp rows")
     p.add_argument("--plot", type=Path, default=REPO / "docs" / "robustness_mnist_curves.png")
     args = p.parse_args()
     ds = load_dataset(f"mnist:{SHARED_DATA / 'mnist'}")
@@ -184,7 +191,7 @@ def main() -> None:
         rows.append([label, *scores, verdict, wall, cpu])
         print(method, rows[-1], flush=True)
     plot_curves(rows, args.plot, len(test))
-    pgd_cpu = times.get("pgd")
+    pgd_cpu = next((t for name, t in times.items() if name.split("+")[0] == "pgd"), None)
     for r in rows:
         r.append(r[-1] / pgd_cpu if pgd_cpu else float("nan"))
     header = [

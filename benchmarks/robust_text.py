@@ -7,6 +7,8 @@ space, standard training on texts augmented with character-level perturbations, 
 normalize: NFKC, confusables, zero-width removed, leetspeak and spaced-out words
 folded); then reports accuracy under embedding-space PGD (L2 over each tweet's token
 embeddings) and under the greedy black-box character-level attack on the raw text.
+PGD-AT rows grow their training radius over the first ``--eps-ramp`` epochs (at the full
+radius from the first batch PGD-AT stalls at the majority class).
 
     flock /tmp/trainguard-heavy.lock .venv/bin/python -m benchmarks.robust_text
 """
@@ -62,6 +64,7 @@ def main() -> None:
     p.add_argument("--train-eps", type=float, default=4.0)
     p.add_argument("--eps", default="1,2,4,8")
     p.add_argument("--steps", type=int, default=5, help="PGD-AT ascent steps (FreeLB: 3)")
+    p.add_argument("--eps-ramp", type=int, default=2, help="PGD-AT radius ramp, in epochs")
     p.add_argument("--eval", type=int, default=2000, help="test tweets attacked")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument(
@@ -93,7 +96,8 @@ def main() -> None:
         else:
             steps = 3 if training == "freelb" else args.steps
             cfg = AdversarialConfig(training, args.train_eps, steps=steps)  # type: ignore[arg-type]
-            tm = train_adversarial(fit_on, cfg, **common)
+            ramp = args.eps_ramp if training == "pgd" else 0
+            tm = train_adversarial(fit_on, cfg, **common, eps_ramp=ramp)
         cpu = time.process_time() - t0
         x, y = tm.tensors(eval_on)
         clean = clean_correct(tm.model, x, y)
@@ -123,7 +127,8 @@ def main() -> None:
     ]
     title = (
         f"Hate speech (Davidson), bag-of-embeddings, {len(train)} train / {len(test)} attacked tweets, "
-        f"{args.epochs} epochs, train eps {args.train_eps:g} (L2, embedding space)"
+        f"{args.epochs} epochs, train eps {args.train_eps:g} (L2, embedding space), "
+        f"PGD-AT radius ramp {args.eps_ramp} epochs"
     )
     header = ["training", "clean", *attacks, "share of the most predicted class", "train CPU s"]
     print_table(title, header, rows)

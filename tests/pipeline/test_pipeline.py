@@ -84,6 +84,10 @@ def test_gates_decide_the_exit_code_when_the_config_has_them(tmp_path, capsys):
         (lambda c: c["stages"].update(deploy={}), "unknown stage 'deploy'"),
         (lambda c: c["stages"]["train"].update(mode="magic"), "stages.train.mode"),
         (
+            lambda c: c["stages"]["train"].update(mode="adversarial", epochs=2, eps_ramp=3),
+            "'eps_ramp' (3) must not exceed 'epochs' (2)",
+        ),
+        (
             lambda c: c["gates"].append({"finding": "train/test-accuracy", "min": 0.5}),
             "'min'/'max' need 'metric'",
         ),

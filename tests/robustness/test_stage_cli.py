@@ -134,6 +134,7 @@ def test_cli_attack_bad_input_exits_2(
     [
         (["--adversarial", "mart"], "'method' parameter"),
         (["--adversarial", "pgd", "--eps", "-1"], "'eps' parameter"),
+        (["--adversarial", "pgd", "--epochs", "2", "--eps-ramp", "3"], "'eps_ramp' parameter"),
     ],
 )
 def test_cli_train_bad_adversarial_exits_2_before_writing(

@@ -124,3 +124,21 @@ def test_keep_best_needs_validation_data(digits_split: Split) -> None:
         train_adversarial(
             digits_split[0].head(64), AdversarialConfig("fast", 0.1), epochs=1, keep_best=True
         )
+
+
+def test_eps_ramp_trains_on_weaker_examples_first(digits_split: Split) -> None:
+    train = digits_split[0].head(256, seed=0)
+    cfg = AdversarialConfig("pgd", 0.3, steps=2)
+    runs = [
+        train_adversarial(train, cfg, model_name="mlp", epochs=2, lr=1e-2, eps_ramp=ramp, seed=0)
+        for ramp in (0, 2)
+    ]
+    full, ramped = (tm.history.epochs[0]["train_robust_accuracy"] for tm in runs)
+    assert ramped > full + 0.1, (full, ramped)
+
+
+def test_eps_ramp_longer_than_training_is_refused(digits_split: Split) -> None:
+    with pytest.raises(ParameterError, match="The 'eps_ramp' parameter of adversarial_fit"):
+        train_adversarial(
+            digits_split[0].head(64), AdversarialConfig("pgd", 0.1), epochs=2, eps_ramp=3
+        )

@@ -11,7 +11,7 @@ from trainguard.cli.common import finish_run, say
 from trainguard.core.datasets import DatasetSpec, load_dataset
 from trainguard.core.errors import ConfigError
 from trainguard.core.run import RunDir
-from trainguard.core.validation import check_positive, check_real
+from trainguard.core.validation import check_int, check_positive, check_real
 from trainguard.core.zoo import check_model_name
 
 
@@ -48,6 +48,9 @@ def train_command(
         str | None, typer.Option(help="Adversarial training: fgsm, fast, pgd, trades, freelb.")
     ] = None,
     eps: Annotated[float, typer.Option(help="Adversarial: L-inf radius in input scale.")] = 0.3,
+    eps_ramp: Annotated[
+        int, typer.Option(min=0, help="Adversarial: epochs over which the radius grows from 0.")
+    ] = 0,
     runs: Annotated[Path, typer.Option(help="Folder that receives the run directory.")] = Path(
         "runs"
     ),
@@ -61,6 +64,7 @@ def train_command(
         from trainguard.robustness.training import AdversarialConfig
 
         AdversarialConfig(adversarial, eps)  # type: ignore[arg-type]  # validates before a run exists
+        check_int(eps_ramp, "eps_ramp", "train --adversarial", high=epochs)
     if dp:  # validate before a run exists
         check_positive(target_epsilon, "target_epsilon", "train --dp")
         check_positive(max_grad_norm, "max_grad_norm", "train --dp")
@@ -99,8 +103,9 @@ def train_command(
         from trainguard.robustness import adversarial_train_stage
 
         adversarial_train_stage(
-            run, train, test, **common, method=adversarial, eps=eps, min_accuracy=min_accuracy
-        )
+            run, train, test, **common, method=adversarial, eps=eps, eps_ramp=eps_ramp,
+            min_accuracy=min_accuracy,
+        )  # fmt: skip
     else:
         from trainguard.pipeline.train import plain_train_stage
 

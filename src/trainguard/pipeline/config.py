@@ -100,8 +100,17 @@ class TrainConfig(_Strict):
     max_grad_norm: float = Field(default=1.0, gt=0.0)
     method: str = "fast"
     eps: float = Field(default=0.1, gt=0.0)
+    eps_ramp: int = Field(default=0, ge=0)
     federated: dict[str, Any] = Field(default_factory=dict)
     """``mode: federated``: the sections of a federated config (all but ``data``)."""
+
+    @model_validator(mode="after")
+    def _ramp_within_training(self) -> TrainConfig:
+        if self.eps_ramp > self.epochs:
+            raise ValueError(
+                f"'eps_ramp' ({self.eps_ramp}) must not exceed 'epochs' ({self.epochs})"
+            )
+        return self
 
 
 class RobustnessOptions(_Strict):

@@ -45,18 +45,20 @@ def adversarial_train_stage(
     method: str,
     eps: float,
     min_accuracy: float | None,
+    eps_ramp: int = 0,
 ) -> TrainedModel:
     """Train a zoo model adversarially and add stage ``train`` to ``run``.
 
     Records the test accuracy (gated by ``min_accuracy``), the saved model, and the
     clean and PGD-10 robust test accuracy after every epoch with their plot. For text
-    data ``eps`` is an L2 radius in embedding space.
+    data ``eps`` is an L2 radius in embedding space; ``eps_ramp`` epochs grow the
+    training radius from 0 (see :func:`~trainguard.robustness.training.adversarial_fit`).
     """
     t0 = time.perf_counter()
     config = AdversarialConfig(method, eps, domain=domain_for(train))  # type: ignore[arg-type]
     tm = train_adversarial(
         train, config, model_name=model_name, epochs=epochs, batch_size=batch_size, lr=lr,
-        seed=seed, val=test,
+        seed=seed, val=test, eps_ramp=eps_ramp,
     )  # fmt: skip
     h = tm.history
     robust = h.last("robust_accuracy")

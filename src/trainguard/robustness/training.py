@@ -35,6 +35,7 @@ References
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -93,6 +94,13 @@ def _cyclic(progress: float) -> float:
     return progress / 0.4 if progress < 0.4 else max(0.0, (1.0 - progress) / 0.6)
 
 
+def _ramped(config: AdversarialConfig, done: int, ramp_iters: int) -> AdversarialConfig:
+    """``config`` with its radius at ``done / ramp_iters`` of the target (full after the ramp)."""
+    if done >= ramp_iters:
+        return config
+    return dataclasses.replace(config, eps=config.eps * (done + 1) / (ramp_iters + 1))
+
+
 def adversarial_fit(
     model: nn.Module,
     loader: DataLoader[Any],
@@ -101,6 +109,7 @@ def adversarial_fit(
     epochs: int = 10,
     lr: float = 1e-3,
     lr_schedule: Literal["constant", "cyclic"] = "constant",
+    eps_ramp: int = 0,
     eval_data: tuple[torch.Tensor, torch.Tensor] | None = None,
     eval_steps: int = 10,
     keep_best: bool = False,
@@ -117,7 +126,11 @@ def adversarial_fit(
 
     ``lr_schedule="cyclic"`` ramps the learning rate linearly from 0 to ``lr`` over the
     first 40% of the iterations and back to 0 (the schedule of fast adversarial
-    training, Wong et al. 2020). ``keep_best`` restores, at the end, the weights of the
+    training, Wong et al. 2020). ``eps_ramp`` grows the training radius linearly from
+    near 0 to ``config.eps`` over the first ``eps_ramp`` epochs, batch by batch (the
+    curriculum of Cai et al. 2018 and Gowal et al. 2018): at a large radius such as
+    L-inf 0.3 on MNIST, PGD training from the first batch can stall at chance, the
+    model predicting one class. ``keep_best`` restores, at the end, the weights of the
     epoch with the highest robust accuracy on ``eval_data`` (early stopping against
     catastrophic and robust overfitting; Wong et al. 2020, Rice et al. 2020); that
     epoch's record gets ``selected = 1``. Use validation data, not the test set.
@@ -125,23 +138,26 @@ def adversarial_fit(
     check_int(epochs, "epochs", "adversarial_fit", low=1)
     check_positive(lr, "lr", "adversarial_fit")
     check_choice(lr_schedule, "lr_schedule", "adversarial_fit", ("constant", "cyclic"))
+    check_int(eps_ramp, "eps_ramp", "adversarial_fit", low=0, high=epochs)
     if keep_best and eval_data is None:
         raise ParameterError("keep_best=True in adversarial_fit needs eval_data to select an epoch")
     gen = as_generator(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     history = History()
     best: tuple[float, int, dict[str, torch.Tensor]] | None = None
-    n_iter = epochs * len(loader)
+    n_iter, ramp_iters = epochs * len(loader), eps_ramp * len(loader)
     with progress_bar(f"{description} ({config.method})", total=n_iter) as bar:
         for epoch in range(epochs):
             model.train()
             total = correct = adv_correct = 0
             loss_sum = 0.0
             for i, batch in enumerate(loader):
+                done = epoch * len(loader) + i
                 if lr_schedule == "cyclic":
-                    opt.param_groups[0]["lr"] = lr * _cyclic((epoch * len(loader) + i + 1) / n_iter)
+                    opt.param_groups[0]["lr"] = lr * _cyclic((done + 1) / n_iter)
                 x, y = batch[0], batch[1]
-                loss, adv_logits = train_step(model, opt, x, y, config, gen)
+                step_config = _ramped(config, done, ramp_iters)
+                loss, adv_logits = train_step(model, opt, x, y, step_config, gen)
                 with torch.no_grad():
                     correct += int((model(x).argmax(1) == y).sum())
                 adv_correct += int((adv_logits.argmax(1) == y).sum())
@@ -179,6 +195,7 @@ def train_adversarial(
     batch_size: int = 64,
     lr: float = 1e-3,
     lr_schedule: Literal["constant", "cyclic"] = "constant",
+    eps_ramp: int = 0,
     seed: int = 0,
     val: Dataset | None = None,
     eval_limit: int = 500,
@@ -205,7 +222,8 @@ def train_adversarial(
     if val is not None:
         eval_data = dataset_tensors(val.head(eval_limit, seed=seed), vocab)
     history = adversarial_fit(
-        model, loader, config, epochs=epochs, lr=lr, lr_schedule=lr_schedule, eval_data=eval_data,
+        model, loader, config, epochs=epochs, lr=lr, lr_schedule=lr_schedule, eps_ramp=eps_ramp,
+        eval_data=eval_data,
         eval_steps=eval_steps, keep_best=keep_best, seed=seed, description=f"training {name}",
     )  # fmt: skip
     return TrainedModel(model=model, name=name, config=config_args, vocab=vocab, history=history)

@@ -69,8 +69,9 @@ def run_train(ctx: PipelineContext, opts: TrainConfig) -> list[StageResult]:
         from trainguard.robustness import adversarial_train_stage
 
         tm = adversarial_train_stage(
-            ctx.run, ctx.train, ctx.test, **common, method=opts.method, eps=opts.eps
-        )
+            ctx.run, ctx.train, ctx.test, **common, method=opts.method, eps=opts.eps,
+            eps_ramp=opts.eps_ramp,
+        )  # fmt: skip
     elif opts.mode == "federated":
         from trainguard.federated import federated_stage
 

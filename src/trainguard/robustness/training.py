@@ -30,6 +30,10 @@ References
    Principled Trade-off between Robustness and Accuracy", ICML 2019.
 .. [ZCG20] C. Zhu, Y. Cheng, Z. Gan, S. Sun, T. Goldstein, J. Liu. "FreeLB: Enhanced
    Adversarial Training for Natural Language Understanding", ICLR 2020.
+.. [CLS18] Q.-Z. Cai, M. Du, C. Liu, D. Song. "Curriculum Adversarial Training",
+   IJCAI 2018 (the radius ramp, ``eps_ramp``).
+.. [GDS18] S. Gowal et al. "On the Effectiveness of Interval Bound Propagation for
+   Training Verifiably Robust Models", arXiv:1810.12715, 2018 (linear epsilon ramp-up).
 """
 
 from __future__ import annotations
@@ -128,7 +132,7 @@ def adversarial_fit(
     first 40% of the iterations and back to 0 (the schedule of fast adversarial
     training, Wong et al. 2020). ``eps_ramp`` grows the training radius linearly from
     near 0 to ``config.eps`` over the first ``eps_ramp`` epochs, batch by batch (the
-    curriculum of Cai et al. 2018 and Gowal et al. 2018): at a large radius such as
+    curriculum of [CLS18]_ and the ramp-up of [GDS18]_): at a large radius such as
     L-inf 0.3 on MNIST, PGD training from the first batch can stall at chance, the
     model predicting one class. ``keep_best`` restores, at the end, the weights of the
     epoch with the highest robust accuracy on ``eval_data`` (early stopping against

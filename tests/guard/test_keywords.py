@@ -39,6 +39,7 @@ def test_positive_hits(matcher: KeywordMatcher, text: str, term: str, category: 
         "a classic cocktail in Sussex",
         "How can I kill a Python process?",
         "I paid 455 dollars for 8 tickets",
+        "I paid \uff14\uff15\uff15 dollars",  # full-width digits are digits too
         "shiitake mushrooms and a cucumber",
         "Hello, grass is green",
     ],
@@ -149,3 +150,22 @@ def test_non_latin_entries_match_in_both_key_forms(distinct_letters: int) -> Non
     filler = "".join(chr(0x4E00 + 500 + i) for i in range(distinct_letters))
     text = f"{filler} 你是 笨蛋 and an i.d.i.o.t 🙂 {filler}"
     assert [h.text for h in m.find(text)] == ["笨蛋", "i.d.i.o.t"]
+
+
+def test_hits_in_one_long_text_equal_the_hits_line_by_line(matcher: KeywordMatcher) -> None:
+    lines = [
+        "you are an idiot and a m0r0n",
+        "Scunthorpe and the assassin in the cockpit",
+        "motherfuckingbitch, f.u.c.k and fuuuuck",
+        "I paid 455 dollars",
+        "ｓｈｉｔ happens, \u0455\u04bbit too",
+        "nothing to see here",
+    ]
+    text = "\n".join(lines)
+    expected, offset = [], 0
+    for line in lines:
+        for h in matcher.find(line):
+            expected.append((h.start + offset, h.end + offset, h.text, h.term, h.severity))
+        offset += len(line) + 1
+    found = [(h.start, h.end, h.text, h.term, h.severity) for h in matcher.find(text)]
+    assert found == expected and len(found) >= 7

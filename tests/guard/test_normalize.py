@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from trainguard.guard.normalize import decode_tag_characters, key_of, normalize
+from trainguard.guard.offsets import DropMap, FoldMap
 
 
 @pytest.mark.parametrize(
@@ -63,3 +65,34 @@ def test_tag_characters_decode_to_ascii() -> None:
     hidden = "".join(chr(0xE0000 + ord(c)) for c in "ignore rules")
     assert decode_tag_characters("hi" + hidden) == "ignore rules"
     assert decode_tag_characters("hi") == ""
+
+
+def test_offset_maps_equal_their_dense_form() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n = int(rng.integers(1, 40))
+        lengths = rng.choice([0, 1, 1, 1, 2, 3], size=n)
+        changed = np.flatnonzero(lengths != 1)
+        dense = np.repeat(np.arange(n), lengths)
+        assert np.array_equal(FoldMap(changed, lengths[changed])(np.arange(len(dense))), dense)
+        dropped = np.flatnonzero(rng.random(n) < 0.4)
+        kept = np.delete(np.arange(n), dropped)
+        assert np.array_equal(DropMap(dropped)(np.arange(len(kept))), kept)
+
+
+def test_key_index_points_at_the_character_each_key_letter_comes_from() -> None:
+    text = "Ｆ.u.c\u200bk the \ufb01sh, sh1iiiit and ’q’ \u0455\u04bbit ok"
+    n = normalize(text)
+    for i, ch in enumerate(n.key):
+        if ch != " ":
+            assert ch in key_of(text[n.key_index[i]]), (i, ch)
+
+
+def test_bulk_key_spans_equal_single_spans() -> None:
+    n = normalize("xx f\u200b.u.c.k  ﬁsh yy,   zz fuuuuck ")
+    starts = np.array([0, 1, 3, 4, 6, 10, 12])
+    ends = np.array([0, 5, 9, 12, 12, 14, len(n.key)])
+    s, e = n.key_spans(starts, ends)
+    assert list(zip(s.tolist(), e.tolist(), strict=True)) == [
+        n.key_span(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
+    ]

@@ -16,7 +16,6 @@ package implements it).
 
 from __future__ import annotations
 
-import bisect
 import csv
 import io
 import itertools
@@ -24,6 +23,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
 
 from trainguard.core.errors import DataError, require
 from trainguard.core.findings import Severity
@@ -32,6 +34,9 @@ from trainguard.guard.normalize import Normalized, key_of, normalize
 from trainguard.guard.textfiles import content_lines, read_text
 
 _RANK = {s: s.rank for s in Severity}
+_BY_FREQUENCY = {ord(c): i + 1 for i, c in enumerate(" etaoinsrhdcumfpgwybvkxjqz*")}
+"""Key characters by their frequency in English text (``l`` reads as ``i`` in keys)."""
+_SEVERITIES = np.array(sorted(Severity, key=_RANK.__getitem__), dtype=object)
 _SEVERITY_NUMBERS = {"1": Severity.LOW, "2": Severity.MEDIUM, "3": Severity.HIGH}
 
 
@@ -47,9 +52,8 @@ class KeywordEntry:
     """The base term it was generated from (the term itself when not generated)."""
 
 
-@dataclass(frozen=True)
-class KeywordHit:
-    """A matched span of the original text."""
+class KeywordHit(NamedTuple):
+    """A matched span of the original text (a named tuple: hits are made in bulk)."""
 
     start: int
     end: int
@@ -156,7 +160,6 @@ class KeywordMatcher:
         allowed = {f" {k} " for k in map(key_of, allow) if k}
         self.entries: list[KeywordEntry] = []
         slots: dict[str, int] = {}
-        automaton = ahocorasick.Automaton()
         for e in entries:
             k = key_of(e.term)
             key = k if e.substring else f" {k} "
@@ -170,10 +173,19 @@ class KeywordMatcher:
                 self.entries[i] = e
         if not self.entries:
             raise DataError("keyword list has no usable entries")
-        for key, i in slots.items():
-            automaton.add_word(key, (i, len(key)))
-        for key in allowed:
-            automaton.add_word(key, (-1, len(key)))
+        keys = [*slots, *allowed]
+        # Per automaton value: entry index (-1 for the allow-list) and key length.
+        self._entry = np.array([*slots.values(), *[-1] * len(allowed)], dtype=np.int64)
+        self._length = np.array([len(k) for k in keys], dtype=np.int64)
+        self._word = np.array([k.startswith(" ") for k in keys], dtype=bool)[: len(slots)]
+        self._rank = np.array([_RANK[e.severity] for e in self.entries], dtype=np.int64)
+        self._terms = np.array([e.base or e.term for e in self.entries], dtype=object)
+        self._categories = np.array([e.category for e in self.entries], dtype=object)
+        automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        # A trie node searches its children in insertion order: inserting the keys
+        # sorted by letter frequency puts the common letters first.
+        for value in sorted(range(len(keys)), key=lambda v: keys[v].translate(_BY_FREQUENCY)):
+            automaton.add_word(keys[value], value)
         self.n_allow = len(allowed)
         automaton.make_automaton()
         self._automaton = automaton
@@ -189,61 +201,73 @@ class KeywordMatcher:
     def find(self, text: str | Normalized) -> list[KeywordHit]:
         """Hits in ``text``, as maximal spans of the original text, in order."""
         norm = normalize(text) if isinstance(text, str) else text
-        raw: list[tuple[int, int, int]] = []
-        allowed: list[tuple[int, int]] = []
-        for end, (i, length) in self._automaton.iter(norm.key):
-            start = end + 1 - length
-            if i < 0:
-                allowed.append((start, end + 1))
-            else:
-                raw.append((start, end + 1, i))
-        if not raw:
+        found = np.fromiter(
+            itertools.chain.from_iterable(self._automaton.iter(norm.key)), dtype=np.int64
+        )
+        if not found.size:
             return []
-        return self._resolve(norm, raw, allowed)
+        value = found[1::2]
+        end = found[0::2] + 1
+        start = end - self._length[value]
+        entry = self._entry[value]
+        hit = entry >= 0
+        if not hit.any():
+            return []
+        return self._resolve(norm, start, end, entry, hit)
 
     def _resolve(
-        self, norm: Normalized, raw: list[tuple[int, int, int]], allowed: list[tuple[int, int]]
+        self,
+        norm: Normalized,
+        start: np.ndarray,
+        end: np.ndarray,
+        entry: np.ndarray,
+        hit: np.ndarray,
     ) -> list[KeywordHit]:
         """Drop allowed hits, merge overlapping ones, map to the original, drop pure digits."""
-        allowed.sort()
-        starts = [a for a, _ in allowed]
-        reach = list(itertools.accumulate((b for _, b in allowed), max))
-        spans: list[tuple[int, int, int]] = []
-        key = norm.key
-        for s, e, i in raw:
-            if key[s] == " ":  # word entries carry their boundary spaces
-                s, e = s + 1, e - 1
-            j = bisect.bisect_right(starts, s)
-            if j and reach[j - 1] >= e:  # inside an allowed word or phrase
-                continue
-            spans.append((s, e, i))
-        spans.sort(key=lambda t: (t[0], -t[1]))
-        hits: list[KeywordHit] = []
-        group: list[tuple[int, int, int]] = []
-        end = -1
-        for span in [*spans, (1 << 62, 1 << 62, -1)]:
-            if group and span[0] < end:
-                group.append(span)
-                end = max(end, span[1])
-                continue
-            if group:
-                hit = self._merge(norm, group, end)
-                if not norm.original[hit.start : hit.end].replace(" ", "").isdigit():
-                    hits.append(hit)
-            group, end = [span], span[1]
-        return hits
-
-    def _merge(self, norm: Normalized, group: list[tuple[int, int, int]], end: int) -> KeywordHit:
-        if len(group) == 1:
-            main = self.entries[group[0][2]]
-            severity = main.severity
-        else:
-            main = self.entries[max(group, key=lambda t: t[1] - t[0])[2]]
-            severity = max((self.entries[t[2]].severity for t in group), key=_RANK.__getitem__)
-        o_s, o_e = norm.key_span(group[0][0], end)
-        return KeywordHit(
-            o_s, o_e, norm.original[o_s:o_e], main.base or main.term, main.category, severity
+        a_start, a_end = start[~hit], end[~hit]
+        s, e, entry = start[hit], end[hit], entry[hit]
+        word = self._word[entry]
+        s, e = s + word, e - word  # word entries carry their boundary spaces
+        if a_start.size:  # drop hits inside an allowed word or phrase
+            order = np.lexsort((a_end, a_start))
+            a_start, reach = a_start[order], np.maximum.accumulate(a_end[order])
+            j = np.searchsorted(a_start, s, side="right")
+            inside = (j > 0) & (reach[np.maximum(j - 1, 0)] >= e)
+            s, e, entry = s[~inside], e[~inside], entry[~inside]
+            if not s.size:
+                return []
+        order = np.lexsort((-e, s))
+        s, e, entry = s[order], e[order], entry[order]
+        # Merge overlapping spans into groups; each takes its longest member's term
+        # (the first in order on a tie) and the highest severity of its members.
+        reach = np.maximum.accumulate(e)
+        first = np.flatnonzero(np.concatenate(([True], s[1:] >= reach[:-1])))
+        group = np.cumsum(np.isin(np.arange(len(s)), first)) - 1
+        length = e - s
+        longest = length == np.maximum.reduceat(length, first)[group]
+        main = entry[np.flatnonzero(longest)[np.unique(group[longest], return_index=True)[1]]]
+        rank = np.maximum.reduceat(self._rank[entry], first)
+        o_start, o_end = norm.key_spans(s[first], np.maximum.reduceat(e, first))
+        # A hit on pure digits ("455" reads as "ass" in leetspeak) is dropped: only
+        # hits that start with a digit, a space or a non-ASCII character can be one.
+        c = norm.codes[o_start]
+        maybe = np.flatnonzero((c == 32) | ((c >= 48) & (c <= 57)) | (c > 127))
+        original = norm.original
+        digits = [i for i in maybe.tolist() if _all_digits(original[o_start[i] : o_end[i]])]
+        if digits:
+            keep = np.ones(len(o_start), dtype=bool)
+            keep[digits] = False
+            o_start, o_end, main, rank = o_start[keep], o_end[keep], main[keep], rank[keep]
+        starts, ends = o_start.tolist(), o_end.tolist()
+        texts = [original[a:b] for a, b in zip(starts, ends, strict=True)]
+        terms, categories = self._terms[main].tolist(), self._categories[main].tolist()
+        return list(
+            map(KeywordHit, starts, ends, texts, terms, categories, _SEVERITIES[rank].tolist())
         )
+
+
+def _all_digits(text: str) -> bool:
+    return text.replace(" ", "").isdigit()
 
 
 @lru_cache(maxsize=1)

@@ -30,11 +30,14 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from importlib import resources
+from typing import AnyStr, NamedTuple
 
 import numpy as np
+
+from trainguard.guard.offsets import DropMap, FoldMap, concat_ranges, sorted_union
 
 LEET = {
     "0": "o",
@@ -71,6 +74,7 @@ def _key_table() -> np.ndarray:
 
 _KEY_LUT = _key_table()
 _KEY_BYTES = _KEY_LUT.astype(np.uint8).tobytes() + bytes(range(128, 256))
+_KEY_CODES = np.frombuffer(_KEY_BYTES, dtype=np.uint8)
 _SPACE, _STAR, _BANG = ord(" "), ord("*"), ord("!")
 _INVISIBLE_CATEGORIES = ("Cf", "Mn", "Me")
 _TAG_BLOCK = range(0xE0000, 0xE0080)
@@ -139,7 +143,7 @@ _VISIBLE = _CharTable(visible_char)
 
 @dataclass(frozen=True)
 class Normalized:
-    """A text in folded and matching form, each with its map to original offsets."""
+    """A text in folded and matching form, with compact maps back to original offsets."""
 
     original: str
     folded: str
@@ -147,164 +151,253 @@ class Normalized:
     key: str
     """Matching key: ``folded`` with leet folded, punctuation as spaces, structural edits,
     and one space of padding at each end so that word entries can be written ``" term "``."""
-    folded_index: np.ndarray | None
-    """``folded_index[i]`` = original offset of ``folded[i]``; ``None`` means the identity."""
-    key_index: np.ndarray
-    """``key_index[i]`` = original offset of ``key[i]`` (the padding maps to the ends)."""
     invisible: int
     """How many format or combining characters were removed (zero-width, bidi, tags)."""
+    key_map: DropMap = field(repr=False, compare=False)
+    """Key offset -> offset in the padded ``folded`` (the dropped positions)."""
+    codes: np.ndarray = field(repr=False, compare=False)
+    """Code points of ``original`` (``uint8`` when it is ASCII, else ``uint32``)."""
+    fold_map: FoldMap | None = field(default=None, repr=False, compare=False)
+    """Folded offset -> original offset; ``None`` means the identity."""
+
+    @cached_property
+    def folded_index(self) -> np.ndarray | None:
+        """``folded_index[i]`` = original offset of ``folded[i]``; ``None`` means the identity."""
+        if self.fold_map is None:
+            return None
+        return self.fold_map(np.arange(len(self.folded)))
+
+    @cached_property
+    def key_index(self) -> np.ndarray:
+        """``key_index[i]`` = original offset of ``key[i]`` (the padding maps to the ends)."""
+        return self._key_to_original(np.arange(len(self.key)))
 
     def key_span(self, start: int, end: int) -> tuple[int, int]:
         """Map the key span ``[start, end)`` to a span of the original text."""
-        return self._span(self.key_index, start, end)
+        s, e = self.key_spans(np.array([start]), np.array([end]))
+        return int(s[0]), int(e[0])
 
     def folded_span(self, start: int, end: int) -> tuple[int, int]:
         """Map the folded span ``[start, end)`` to a span of the original text."""
-        if self.folded_index is None:
+        if self.fold_map is None:
             return start, end
-        return self._span(self.folded_index, start, end)
+        s, e = self._spans(self.fold_map, len(self.folded), np.array([start]), np.array([end]))
+        return int(s[0]), int(e[0])
 
-    def _span(self, index: np.ndarray, start: int, end: int) -> tuple[int, int]:
-        """Original span from ``index[start]`` to where the next kept character begins.
+    def key_spans(self, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`key_span` of many spans at once (arrays of starts and ends)."""
+        return self._spans(self._key_to_original, len(self.key), starts, ends)
 
-        Characters dropped after the span (the third ``l`` of ``"killl"``, combining
+    def _key_to_original(self, key_offsets: np.ndarray) -> np.ndarray:
+        padded = self.key_map(key_offsets)
+        size = len(self.folded)
+        folded = np.clip(padded - 1, 0, max(size - 1, 0))
+        out = folded if self.fold_map is None else self.fold_map(folded)
+        out = np.where(padded == 0, 0, out)
+        return np.where(padded > size, len(self.original), out)
+
+    def _spans(
+        self,
+        to_original: Callable[[np.ndarray], np.ndarray],
+        size: int,
+        starts: np.ndarray,
+        ends: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Original spans from ``to_original(start)`` to where the next kept character begins.
+
+        Characters dropped after a span (the third ``l`` of ``"killl"``, combining
         marks) are included; trailing whitespace is not.
         """
         n = len(self.original)
-        if start >= end:
-            o = int(index[start]) if start < len(index) else n
-            return o, o
-        o_start = int(index[start])
-        o_end = int(index[end]) if end < len(index) else n
-        o_end = max(o_end, int(index[end - 1]) + 1)
-        while o_end > o_start + 1 and self.original[o_end - 1].isspace():
-            o_end -= 1
-        return o_start, min(o_end, n)
+        if size == 0:
+            return np.full(len(starts), n), np.full(len(starts), n)
+
+        def at(offsets: np.ndarray) -> np.ndarray:
+            return np.where(offsets < size, to_original(np.minimum(offsets, size - 1)), n)
+
+        o_start = at(starts)
+        empty = ends <= starts
+        last = to_original(np.clip(ends - 1, 0, size - 1)) + 1
+        o_end = np.where(empty, o_start, np.maximum(at(ends), last))
+        live = np.flatnonzero(~empty)
+        while live.size:  # trim trailing whitespace, one character per round
+            live = live[o_end[live] > o_start[live] + 1]
+            last_char = self.codes[np.minimum(o_end[live], n) - 1]
+            live = live[np.isin(last_char, _whitespace())]
+            o_end[live] -= 1
+        return o_start, np.minimum(o_end, n)
 
 
-def _is_invisible(char: str) -> bool:
-    return not char.isascii() and unicodedata.category(char) in _INVISIBLE_CATEGORIES
+@lru_cache(maxsize=1)
+def _whitespace() -> np.ndarray:
+    """Code points for which ``str.isspace`` holds (none lies above U+3000)."""
+    return np.array([c for c in range(0x3001) if chr(c).isspace()], dtype=np.uint32)
 
 
-def _fold(text: str, table: _CharTable = _FOLD) -> tuple[str, np.ndarray | None, int]:
-    """Fold every code point; return the folded text, its offset index and removed count.
+class _Folded(NamedTuple):
+    """Folded text with its one-byte form and its non-ASCII characters."""
 
-    ASCII is only lower-cased (with the default table); each non-ASCII code point is
-    mapped on its own, so the cost grows with the number of non-ASCII characters.
+    text: str
+    ascii: bytes
+    """One byte per character of ``text``: itself if ASCII, else ``?``."""
+    wide: np.ndarray
+    """Offsets in ``text`` of its non-ASCII characters."""
+    wide_codes: np.ndarray
+    """Their code points."""
+    codes: np.ndarray
+    """Code points of the text that was folded."""
+    fold_map: FoldMap | None
+    removed: int
+
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+_SPARSE = 64
+"""Texts with at most one non-ASCII character in this many are spliced in Python."""
+
+
+def _fold(text: str, table: _CharTable = _FOLD) -> _Folded:
+    """Fold every code point (ASCII only lower-cased, with the default table).
+
+    The ASCII part is handled in bulk as bytes; each distinct non-ASCII code point is
+    looked up once, so the cost of the lookups grows with the number of distinct
+    non-ASCII characters.
     """
     lower = table is _FOLD
     if text.isascii():
-        return (text.lower() if lower else text), None, 0
+        out = text.lower() if lower else text
+        return _Folded(out, out.encode("ascii"), _EMPTY, _EMPTY, _codes(text), None, 0)
     codes = _codes(text)
     positions = np.flatnonzero(codes > 127)
     uniq, inverse = np.unique(codes[positions], return_inverse=True)
     outs = [table[c] for c in uniq.tolist()]
-    if all(len(o) == 1 for o in outs):  # one for one: replace the code points in bulk
-        mapped = codes.copy()
-        mapped[positions] = np.array([ord(o) for o in outs], dtype=np.uint32)[inverse]
-        folded = mapped.tobytes().decode("utf-32-le")
-        changed: list[tuple[int, int]] = []
-    else:
-        folded = _splice(text, positions.tolist(), table)
-        changed = [(p, n) for p in positions.tolist() if (n := len(table[ord(text[p])])) != 1]
-    folded = folded.lower() if lower else folded
-    if not changed:
-        return folded, None, 0
-    lengths = np.ones(len(text), dtype=np.int32)
-    pos = np.fromiter((p for p, _ in changed), dtype=np.int32, count=len(changed))
-    lengths[pos] = np.fromiter((n for _, n in changed), dtype=np.int32, count=len(changed))
-    index = np.repeat(np.arange(len(text), dtype=np.int32), lengths)
-    removed = sum(1 for _, n in changed if n == 0)
-    return folded, index, removed
+    lengths = np.array([len(o) for o in outs], dtype=np.int64)[inverse]
+    low = text.encode("ascii", "replace")  # one "?" per non-ASCII code point
+    low = low.lower() if lower else low
+    if (lengths == 1).all():
+        mapped = np.array([ord(o) for o in outs], dtype=np.uint32)[inverse]
+        one_byte = np.frombuffer(low, dtype=np.uint8).copy()
+        wide = mapped > 127
+        one_byte[positions] = np.where(wide, ord("?"), mapped)
+        ascii_form = one_byte.tobytes()
+        if not wide.any():
+            return _Folded(ascii_form.decode("ascii"), ascii_form, _EMPTY, _EMPTY, codes, None, 0)
+        if len(positions) * _SPARSE <= len(text):
+            folded = _splice(
+                low.decode("ascii"), positions.tolist(), [outs[i] for i in inverse.tolist()]
+            )
+        else:
+            full = codes.copy()
+            full[positions] = mapped
+            if lower:
+                full[(full >= ord("A")) & (full <= ord("Z"))] += 32
+            folded = full.tobytes().decode("utf-32-le")
+        return _Folded(folded, ascii_form, positions[wide], mapped[wide], codes, None, 0)
+    # Some code points fold to no character or to several: splice their folds in.
+    at, chosen = positions.tolist(), inverse.tolist()
+    folded = _splice(low.decode("ascii"), at, [outs[i] for i in chosen])
+    ascii_outs = [o.encode("ascii", "replace") for o in outs]
+    ascii_form = _splice(low, at, [ascii_outs[i] for i in chosen])
+    changed = lengths != 1
+    fold_map = FoldMap(positions[changed], lengths[changed])
+    # Non-ASCII characters of the folds, at their folded offsets.
+    wide_in = [[(j, ord(c)) for j, c in enumerate(o) if ord(c) > 127] for o in outs]
+    starts = positions + np.cumsum(lengths - 1) - (lengths - 1)
+    found = [
+        (f + j, c) for f, i in zip(starts.tolist(), chosen, strict=True) for j, c in wide_in[i]
+    ]
+    wide_at = np.array([w[0] for w in found], dtype=np.int64)
+    wide_codes = np.array([w[1] for w in found], dtype=np.uint32)
+    removed = int((lengths == 0).sum())
+    return _Folded(folded, ascii_form, wide_at, wide_codes, codes, fold_map, removed)
 
 
 def _codes(text: str) -> np.ndarray:
+    if text.isascii():
+        return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
     return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
 
 
-def _key_array(padded: str) -> tuple[np.ndarray, dict[int, str]]:
-    """Key codes of ``padded`` (folded text): leet folded, punctuation to space.
+def _key_array(folded: _Folded) -> tuple[np.ndarray, dict[int, str]]:
+    """Key codes of the padded folded text: leet folded, punctuation to space.
 
     Returns the codes and, for the byte form, the private bytes that stand for
     non-ASCII letters. Text whose non-ASCII letters are at most 127 distinct code
-    points is translated as bytes (``uint8``, each letter as a byte from 128 up);
-    other text as code points (``uint32``). A ``!`` reads as ``i`` only when a letter
-    or digit follows its run.
+    points is keyed as bytes (``uint8``, each letter as a byte from 128 up); other
+    text as code points (``uint32``). A ``!`` reads as ``i`` only when a letter or
+    digit follows its run.
     """
+    raw = bytearray(b" ")
+    raw += folded.ascii
+    raw += b" "
+    chars = np.frombuffer(raw, dtype=np.uint8)  # a writable view: edited before translation
     letters: dict[int, str] = {}
-    if padded.isascii():
-        raw = padded.encode("ascii")
-        k = np.frombuffer(raw.translate(_KEY_BYTES), dtype=np.uint8)
-        if b"!" not in raw:
-            return k, letters
-        f = np.frombuffer(raw, dtype=np.uint8)
-        k = k.copy()
-    else:
-        f = _codes(padded)
-        other = np.flatnonzero(f > 127)
-        uniq, inverse = np.unique(f[other], return_inverse=True)
-        alnum = np.array([chr(c).isalnum() for c in uniq], dtype=bool)
+    wide_keys = None
+    if folded.wide.size:
+        wide = folded.wide + 1
+        uniq, inverse = np.unique(folded.wide_codes, return_inverse=True)
+        alnum = np.array([chr(c).isalnum() for c in uniq.tolist()], dtype=bool)
         if alnum.sum() <= 127:
-            raw = padded.encode("ascii", "replace")  # one "?" per non-ASCII code point
-            k = np.frombuffer(raw.translate(_KEY_BYTES), dtype=np.uint8).copy()
             byte_of = np.full(len(uniq), _SPACE, dtype=np.uint8)
             byte_of[alnum] = 128 + np.arange(alnum.sum(), dtype=np.uint8)
-            k[other] = byte_of[inverse]
             letters = {128 + i: chr(c) for i, c in enumerate(uniq[alnum].tolist())}
-            f = np.frombuffer(raw, dtype=np.uint8)
-        else:
-            k = np.where(f < 128, _KEY_LUT[np.minimum(f, 127)], f)
-            keyed = np.where(alnum, uniq, _SPACE).astype(np.uint32)
-            k[other] = keyed[inverse]
-    bang = f == _BANG
-    if bang.any():
-        n = len(f)
-        not_bang_at = np.where(bang, n - 1, np.arange(n))
-        next_other = np.minimum.accumulate(not_bang_at[::-1])[::-1]
-        after = k[next_other]
-        k[bang & ((after == _SPACE) | (after == _STAR))] = _SPACE
+        else:  # a stand-in letter until the code points are written
+            byte_of = np.where(alnum, ord("a"), _SPACE).astype(np.uint8)
+            wide_keys = np.where(alnum, uniq, _SPACE).astype(np.uint32)[inverse]
+        chars[wide] = byte_of[inverse]
+    if b"!" in raw:
+        bang = np.flatnonzero(chars == _BANG)
+        run_last = np.flatnonzero(np.append(bang[1:] != bang[:-1] + 1, True))
+        after = _KEY_CODES[
+            chars[bang[run_last][np.searchsorted(run_last, np.arange(len(bang)))] + 1]
+        ]
+        chars[bang[(after == _SPACE) | (after == _STAR)]] = _SPACE
+    k = np.frombuffer(raw.translate(_KEY_BYTES), dtype=np.uint8)
+    if wide_keys is not None:
+        k = k.astype(np.uint32)
+        k[folded.wide + 1] = wide_keys
     return k, letters
 
 
-def _splice(text: str, positions: list[int], table: dict[int, str]) -> str:
-    """``text`` with the characters at ``positions`` replaced through ``table``."""
-    pieces: list[str] = []
+def _splice(text: AnyStr, positions: list[int], replacements: list[AnyStr]) -> AnyStr:
+    """``text`` with the characters at ``positions`` replaced by ``replacements``."""
+    pieces: list[AnyStr] = []
     last = 0
-    for p in positions:
-        pieces += (text[last:p], table[ord(text[p])])
+    for p, r in zip(positions, replacements, strict=True):
+        pieces += (text[last:p], r)
         last = p + 1
     pieces.append(text[last:])
-    return "".join(pieces)
+    return text[:0].join(pieces)
 
 
-def _separator_drop(k: np.ndarray) -> np.ndarray:
-    """Mask of key positions to drop: repeated spaces and gaps in spelled-out words."""
+def _separator_drops(k: np.ndarray) -> np.ndarray:
+    """Key offsets to drop: repeated spaces and gaps in spelled-out words."""
     space = k == _SPACE
     sep = space | (k == _STAR)
-    word = ~sep
-    drop = np.zeros(len(k), dtype=bool)
-    drop[1:] = space[1:] & space[:-1]
-    padded = np.concatenate(([False], word, [False]))
-    pos = np.flatnonzero(word & ~padded[:-2] & ~padded[2:])
-    if len(pos) >= 3:
-        sep_cum = np.concatenate(([0], np.cumsum(sep)))
-        gaps = pos[1:] - pos[:-1] - 1
-        linked = (gaps >= 1) & (gaps <= 3) & (sep_cum[pos[1:]] - sep_cum[pos[:-1] + 1] == gaps)
-        # A chain of >= 2 consecutive links joins >= 3 single letters ("f.u.c.k").
-        prev = np.concatenate(([False], linked[:-1]))
-        nxt = np.concatenate((linked[1:], [False]))
-        for j in np.flatnonzero(linked & (prev | nxt)):
-            drop[pos[j] + 1 : pos[j + 1]] = True
-    return drop
+    doubles = np.flatnonzero(space[1:] & space[:-1]) + 1
+    single = ~sep  # single letters: separators (or an end) on both sides
+    single[1:] &= sep[:-1]
+    single[:-1] &= sep[1:]
+    pos = np.flatnonzero(single)
+    if len(pos) < 3:
+        return doubles
+    # Consecutive single letters at most 3 apart have only separators between them;
+    # a chain of >= 2 such links joins >= 3 single letters ("f.u.c.k").
+    linked = pos[1:] - pos[:-1] <= 4
+    prev = np.concatenate(([False], linked[:-1]))
+    nxt = np.concatenate((linked[1:], [False]))
+    j = np.flatnonzero(linked & (prev | nxt))
+    if not j.size:
+        return doubles
+    return sorted_union(doubles, concat_ranges(pos[j] + 1, pos[j + 1]))
 
 
-def _run_drop(k: np.ndarray) -> np.ndarray:
-    """Mask of the third and later letters of runs of equal letters."""
-    drop = np.zeros(len(k), dtype=bool)
-    if len(k) >= 3:
-        word = (k != _SPACE) & (k != _STAR)
-        drop[2:] = (k[2:] == k[1:-1]) & (k[1:-1] == k[:-2]) & word[2:]
-    return drop
+def _run_drops(k: np.ndarray) -> np.ndarray:
+    """Key offsets of the third and later letters of runs of equal letters."""
+    if len(k) < 3:
+        return _EMPTY
+    tail = k[2:]
+    run = (tail == k[1:-1]) & (k[1:-1] == k[:-2]) & (tail != _SPACE) & (tail != _STAR)
+    return np.flatnonzero(run) + 2
 
 
 def normalize(text: str) -> Normalized:
@@ -318,34 +411,29 @@ def normalize(text: str) -> Normalized:
     Returns
     -------
     Normalized
-        The ``folded`` text and the matching ``key``, each with its offset index.
+        The ``folded`` text and the matching ``key``, each with its offset map.
     """
-    folded, index, removed = _fold(text)
-    k, letters = _key_array(" " + folded + " ")
-    if index is None:
-        base = np.arange(-1, len(folded) + 1, dtype=np.int32)
-        base[0], base[-1] = 0, len(text)
-    else:
-        base = np.concatenate(([0], index, [len(text)])).astype(np.int32)
+    folded = _fold(text)
+    k, letters = _key_array(folded)
     # Separators first, so that runs are shortened across a spelled-out word too.
-    for step in (_separator_drop, _run_drop):
-        drop = step(k)
-        if drop.any():
-            keep = np.flatnonzero(~drop)
-            k, base = k[keep], base[keep]
+    dropped = _separator_drops(k)
+    if dropped.size:
+        k = np.delete(k, dropped)
+    runs = _run_drops(k)
+    if runs.size:
+        dropped = sorted_union(dropped, DropMap(dropped)(runs))
+        k = np.delete(k, runs)
     if k.dtype != np.uint8:
         key = k.tobytes().decode("utf-32-le")
     elif letters:
-        key = _splice(k.tobytes().decode("latin-1"), np.flatnonzero(k > 127).tolist(), letters)
+        wide = np.flatnonzero(k > 127)
+        key = _splice(
+            k.tobytes().decode("latin-1"), wide.tolist(), [letters[c] for c in k[wide].tolist()]
+        )
     else:
         key = k.tobytes().decode("ascii")
     return Normalized(
-        original=text,
-        folded=folded,
-        key=key,
-        folded_index=index,
-        key_index=base,
-        invisible=removed,
+        text, folded.text, key, folded.removed, DropMap(dropped), folded.codes, folded.fold_map
     )
 
 
@@ -360,7 +448,7 @@ def key_of(term: str) -> str:
     Equal to ``normalize(term).key.strip()`` for entries that are not spelled out
     letter by letter, at a fraction of the cost (lists have 100k+ entries).
     """
-    folded = _fold(term)[0]
+    folded = _fold(term).text
     if not folded.isascii() or "!" in folded:
         return normalize(term).key.strip(" ")
     key = folded.translate(_KEY_STR)
@@ -374,8 +462,10 @@ def visible_text(text: str) -> tuple[str, np.ndarray | None]:
     nothing moved). Formats that matter to PII (upper-case IBANs, keys) survive, while
     zero-width characters or full-width digits inside a number no longer hide it.
     """
-    clean, index, _ = _fold(text, _VISIBLE)
-    return clean, index
+    clean = _fold(text, _VISIBLE)
+    if clean.fold_map is None:
+        return clean.text, None
+    return clean.text, clean.fold_map(np.arange(len(clean.text)))
 
 
 def decode_tag_characters(text: str) -> str:

@@ -198,14 +198,17 @@ class KeywordMatcher:
     def __len__(self) -> int:
         return len(self.entries)
 
+    def scan(self, key: str) -> list[tuple[int, int]]:
+        """One pass of the automaton over a matching key: ``(end offset, value)`` pairs."""
+        return list(self._automaton.iter(key))
+
     def find(self, text: str | Normalized) -> list[KeywordHit]:
         """Hits in ``text``, as maximal spans of the original text, in order."""
         norm = normalize(text) if isinstance(text, str) else text
-        found = np.fromiter(
-            itertools.chain.from_iterable(self._automaton.iter(norm.key)), dtype=np.int64
-        )
-        if not found.size:
+        matches = self.scan(norm.key)
+        if not matches:
             return []
+        found = np.fromiter(itertools.chain.from_iterable(matches), np.int64, 2 * len(matches))
         value = found[1::2]
         end = found[0::2] + 1
         start = end - self._length[value]
@@ -241,11 +244,13 @@ class KeywordMatcher:
         # Merge overlapping spans into groups; each takes its longest member's term
         # (the first in order on a tie) and the highest severity of its members.
         reach = np.maximum.accumulate(e)
-        first = np.flatnonzero(np.concatenate(([True], s[1:] >= reach[:-1])))
-        group = np.cumsum(np.isin(np.arange(len(s)), first)) - 1
+        starts_group = np.concatenate(([True], s[1:] >= reach[:-1]))
+        first = np.flatnonzero(starts_group)
+        group = np.cumsum(starts_group) - 1
         length = e - s
-        longest = length == np.maximum.reduceat(length, first)[group]
-        main = entry[np.flatnonzero(longest)[np.unique(group[longest], return_index=True)[1]]]
+        longest = np.flatnonzero(length == np.maximum.reduceat(length, first)[group])
+        in_group = group[longest]
+        main = entry[longest[np.concatenate(([True], in_group[1:] != in_group[:-1]))]]
         rank = np.maximum.reduceat(self._rank[entry], first)
         o_start, o_end = norm.key_spans(s[first], np.maximum.reduceat(e, first))
         # A hit on pure digits ("455" reads as "ass" in leetspeak) is dropped: only

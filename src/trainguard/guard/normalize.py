@@ -212,26 +212,24 @@ class Normalized:
         if size == 0:
             return np.full(len(starts), n), np.full(len(starts), n)
 
-        def at(offsets: np.ndarray) -> np.ndarray:
-            return np.where(offsets < size, to_original(np.minimum(offsets, size - 1)), n)
-
-        o_start = at(starts)
+        m = len(starts)
+        mapped = to_original(np.clip(np.concatenate((starts, ends - 1, ends)), 0, size - 1))
+        o_start = np.where(starts < size, mapped[:m], n)
         empty = ends <= starts
-        last = to_original(np.clip(ends - 1, 0, size - 1)) + 1
-        o_end = np.where(empty, o_start, np.maximum(at(ends), last))
+        at_end = np.where(ends < size, mapped[2 * m :], n)
+        o_end = np.where(empty, o_start, np.maximum(at_end, mapped[m : 2 * m] + 1))
         live = np.flatnonzero(~empty)
         while live.size:  # trim trailing whitespace, one character per round
             live = live[o_end[live] > o_start[live] + 1]
-            last_char = self.codes[np.minimum(o_end[live], n) - 1]
-            live = live[np.isin(last_char, _whitespace())]
+            last_char = self.codes[np.minimum(o_end[live], n) - 1].astype(np.int64)
+            live = live[_WHITESPACE[np.minimum(last_char, len(_WHITESPACE) - 1)]]
             o_end[live] -= 1
         return o_start, np.minimum(o_end, n)
 
 
-@lru_cache(maxsize=1)
-def _whitespace() -> np.ndarray:
-    """Code points for which ``str.isspace`` holds (none lies above U+3000)."""
-    return np.array([c for c in range(0x3001) if chr(c).isspace()], dtype=np.uint32)
+_WHITESPACE = np.array([chr(c).isspace() for c in range(0x3002)], dtype=bool)
+"""``_WHITESPACE[c]``: ``str.isspace`` of code point ``c`` (none lies above U+3000, so
+higher code points read the last entry, which is false)."""
 
 
 class _Folded(NamedTuple):

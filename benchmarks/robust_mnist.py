@@ -187,8 +187,8 @@ def main() -> None:
         else:
             scores, verdict = evaluate(tm, test, args)
             stored.write_text(json.dumps([scores, verdict]))
-        times[name] = cpu
         label = name if epochs == args.epochs else f"{name} ({epochs} epochs)"
+        times[label] = cpu
         rows.append([label, *scores, verdict, wall, cpu])
         print(method, rows[-1], flush=True)
     plot_curves(rows, args.plot, len(test))

@@ -21,7 +21,7 @@ import io
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -61,6 +61,10 @@ class KeywordHit(NamedTuple):
     term: str
     category: str
     severity: Severity
+
+
+_hit_of_fields = partial(tuple.__new__, KeywordHit)
+"""``KeywordHit`` from a tuple of its fields (what ``KeywordHit._make`` does, in C)."""
 
 
 def _severity(value: str, where: str) -> Severity:
@@ -266,9 +270,10 @@ class KeywordMatcher:
         starts, ends = o_start.tolist(), o_end.tolist()
         texts = [original[a:b] for a, b in zip(starts, ends, strict=True)]
         terms, categories = self._terms[main].tolist(), self._categories[main].tolist()
-        return list(
-            map(KeywordHit, starts, ends, texts, terms, categories, _SEVERITIES[rank].tolist())
+        fields = zip(
+            starts, ends, texts, terms, categories, _SEVERITIES[rank].tolist(), strict=True
         )
+        return list(map(_hit_of_fields, fields))
 
 
 def _all_digits(text: str) -> bool:

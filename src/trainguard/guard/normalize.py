@@ -1,24 +1,28 @@
 """Text normalisation for every guard check, with a map back to the original offsets.
 
-Two strings come out of :func:`normalize`, of equal length and aligned character by
-character:
+Two strings come out of :func:`normalize`:
 
-``text``
-    The folded form: Unicode compatibility decomposition (NFKC, applied per code
-    point), Latin diacritics stripped, look-alike characters folded to ASCII with the
+``folded``
+    The folded form, one code point at a time: Unicode compatibility decomposition
+    (NFKC), Latin diacritics stripped, look-alike characters folded to ASCII with the
     Unicode TR39 confusables table (from the ``confusable-homoglyphs`` package),
     zero-width, bidi and other format characters and combining marks removed, lower
-    case, letters spelled out with separators joined ("f.u.c.k", "f u c k" -> "fuck")
-    and runs of three or more equal characters shortened to two ("fuuuuck" -> "fuuck").
+    case.
 ``key``
-    ``text`` with leetspeak digits and symbols read as letters and the ambiguous
-    ``i``/``l``/``1``/``!``/``|`` class folded to ``i``. Keyword lists are matched
-    in this space (:mod:`trainguard.guard.keywords` folds its entries the same way).
+    ``folded`` with leetspeak digits and symbols read as letters and the ambiguous
+    ``i``/``l``/``1``/``!``/``|`` class folded to ``i``, punctuation as spaces,
+    letters spelled out with separators joined ("f.u.c.k", "f u c k" -> "fuck") and
+    runs of three or more equal letters shortened to two ("fuuuuck" -> "fuuck").
+    Keyword lists are matched in this space (:mod:`trainguard.guard.keywords` folds
+    its entries the same way).
 
-``index[i]`` is the offset in the original text of ``text[i]``, so a span found in
-the normalised text lands on the original characters (:meth:`Normalized.to_original`).
-ASCII text takes a fast path: lower-casing and one translation table, with numpy
-only where letters are spelled out or repeated.
+Spans map back to the original text through compact maps that hold only the edits
+(code points folded to no character or to several, dropped key positions) and
+translate offsets in bulk by binary search (:meth:`Normalized.key_spans`,
+:mod:`trainguard.guard.offsets`); dense per-character indexes are built only on
+request (:attr:`Normalized.key_index`). The ASCII part of a text is folded as bytes
+(lower-casing and one translation table for the key); each distinct non-ASCII code
+point is looked up once, and numpy does the structural edits.
 
 Reference: Unicode Technical Standard #39, *Unicode Security Mechanisms*, section 4
 (confusable detection, skeletons); Unicode Standard Annex #15 (normalisation forms).

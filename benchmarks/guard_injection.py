@@ -75,13 +75,17 @@ def main() -> None:
         p_te = model.predict_proba([texts[i] for i in np.flatnonzero(te)])
         tpr.append((p_te[y[te] == 1] >= t).mean())
         fpr.append((p_te[y[te] == 0] >= t).mean())
-    rows.append(["trained classifier (2-fold CV)", float("nan"), float(np.mean(tpr)), float(np.mean(fpr)),
-                 float("nan"), *[float("nan")] * len(others)])  # fmt: skip
+    rows.append(["trained classifier (2-fold CV, mean of folds)", float("nan"), float(np.mean(tpr)),
+                 float(np.mean(fpr)), float("nan"), *[float("nan")] * len(others)])  # fmt: skip
     print_table(
         f"Jailbreak detection at FPR <= 1% on {len(ben)} benign prompts ({len(jb)} in-the-wild jailbreaks)",
         ["detector", "threshold", "jailbreak TPR", "benign FPR", "XSTest-safe FPR", *others],
         rows,
     )
+    for k in (0, 1):
+        print(
+            f"trained classifier, test fold {k}: jailbreak TPR {tpr[k]:.4f}, benign FPR {fpr[k]:.4f}"
+        )
 
 
 if __name__ == "__main__":

@@ -259,7 +259,7 @@ class KeywordMatcher:
         o_start, o_end = norm.key_spans(s[first], np.maximum.reduceat(e, first))
         # A hit on pure digits ("455" reads as "ass" in leetspeak) is dropped: only
         # hits that start with a digit, a space or a non-ASCII character can be one.
-        c = norm.codes[o_start]
+        c = norm.code_points(o_start)
         maybe = np.flatnonzero((c == 32) | ((c >= 48) & (c <= 57)) | (c > 127))
         original = norm.original
         digits = [i for i in maybe.tolist() if _all_digits(original[o_start[i] : o_end[i]])]

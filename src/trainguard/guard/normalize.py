@@ -30,17 +30,14 @@ Reference: Unicode Technical Standard #39, *Unicode Security Mechanisms*, sectio
 
 from __future__ import annotations
 
-import json
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
-from importlib import resources
-from typing import AnyStr, NamedTuple
+from functools import cached_property
 
 import numpy as np
 
+from trainguard.guard.folding import VISIBLE, Folded, fold_text, splice
 from trainguard.guard.offsets import DropMap, FoldMap, concat_ranges, sorted_union
 
 LEET = {
@@ -80,69 +77,7 @@ _KEY_LUT = _key_table()
 _KEY_BYTES = _KEY_LUT.astype(np.uint8).tobytes() + bytes(range(128, 256))
 _KEY_CODES = np.frombuffer(_KEY_BYTES, dtype=np.uint8)
 _SPACE, _STAR, _BANG = ord(" "), ord("*"), ord("!")
-_INVISIBLE_CATEGORIES = ("Cf", "Mn", "Me")
 _TAG_BLOCK = range(0xE0000, 0xE0080)
-
-
-@lru_cache(maxsize=1)
-def _confusables() -> dict[str, str]:
-    """Non-ASCII character -> ASCII letter or digit it is confusable with (TR39)."""
-    raw = resources.files("confusable_homoglyphs").joinpath("confusables.json").read_text("utf-8")
-    table: dict[str, str] = {}
-    for char, targets in json.loads(raw).items():
-        if char.isascii():
-            continue
-        for t in targets:
-            c = t["c"]
-            if c.isascii() and c.isalnum():
-                table[char] = c.lower()
-                break
-    return table
-
-
-def fold_char(char: str) -> str:
-    """Fold one code point: NFKC, strip Latin diacritics, TR39 confusables, lower case.
-
-    Format characters (zero-width, bidi controls, tag characters) and combining marks
-    fold to the empty string.
-    """
-    if char.isascii():
-        return char.lower()
-    if unicodedata.category(char) in _INVISIBLE_CATEGORIES:
-        return ""
-    out = []
-    for c in unicodedata.normalize("NFKC", char):
-        if not c.isascii():
-            base = unicodedata.normalize("NFD", c)[0]
-            c = base if base.isascii() else _confusables().get(c, c)
-        out.append(c)
-    return "".join(out).lower()
-
-
-def visible_char(char: str) -> str:
-    """NFKC of one code point with case kept; format characters and marks give ``""``."""
-    if char.isascii():
-        return char
-    if unicodedata.category(char) in _INVISIBLE_CATEGORIES:
-        return ""
-    return unicodedata.normalize("NFKC", char)
-
-
-class _CharTable(dict[int, str]):
-    """Code point -> replacement, computed by ``fn`` on first sight and cached."""
-
-    def __init__(self, fn: Callable[[str], str]) -> None:
-        super().__init__()
-        self.fn = fn
-
-    def __missing__(self, code: int) -> str:
-        out = self.fn(chr(code))
-        self[code] = out
-        return out
-
-
-_FOLD = _CharTable(fold_char)
-_VISIBLE = _CharTable(visible_char)
 
 
 @dataclass(frozen=True)
@@ -150,26 +85,42 @@ class Normalized:
     """A text in folded and matching form, with compact maps back to original offsets."""
 
     original: str
-    folded: str
-    """Per-code-point folded text (NFKC, confusables, case; invisible characters removed)."""
     key: str
     """Matching key: ``folded`` with leet folded, punctuation as spaces, structural edits,
     and one space of padding at each end so that word entries can be written ``" term "``."""
     invisible: int
     """How many format or combining characters were removed (zero-width, bidi, tags)."""
+    folded_length: int
+    """``len(folded)``, known before ``folded`` is built."""
     key_map: DropMap = field(repr=False, compare=False)
     """Key offset -> offset in the padded ``folded`` (the dropped positions)."""
-    codes: np.ndarray = field(repr=False, compare=False)
-    """Code points of ``original`` (``uint8`` when it is ASCII, else ``uint32``)."""
+    one_byte: bytes = field(repr=False, compare=False)
+    """One byte per code point of ``original``: itself if ASCII, else ``?``."""
+    make_folded: Callable[[], str] = field(repr=False, compare=False)
     fold_map: FoldMap | None = field(default=None, repr=False, compare=False)
     """Folded offset -> original offset; ``None`` means the identity."""
+
+    @cached_property
+    def folded(self) -> str:
+        """Per-code-point folded text (NFKC, confusables, case; invisible characters removed).
+
+        Built on first use: the keyword stage needs only the key.
+        """
+        return self.make_folded()
+
+    def code_points(self, offsets: np.ndarray) -> np.ndarray:
+        """Code points of ``original`` at ``offsets``."""
+        out = np.frombuffer(self.one_byte, dtype=np.uint8)[offsets].astype(np.int64)
+        for i in np.flatnonzero(out == ord("?")).tolist():
+            out[i] = ord(self.original[offsets[i]])
+        return out
 
     @cached_property
     def folded_index(self) -> np.ndarray | None:
         """``folded_index[i]`` = original offset of ``folded[i]``; ``None`` means the identity."""
         if self.fold_map is None:
             return None
-        return self.fold_map(np.arange(len(self.folded)))
+        return self.fold_map(np.arange(self.folded_length))
 
     @cached_property
     def key_index(self) -> np.ndarray:
@@ -185,7 +136,7 @@ class Normalized:
         """Map the folded span ``[start, end)`` to a span of the original text."""
         if self.fold_map is None:
             return start, end
-        s, e = self._spans(self.fold_map, len(self.folded), np.array([start]), np.array([end]))
+        s, e = self._spans(self.fold_map, self.folded_length, np.array([start]), np.array([end]))
         return int(s[0]), int(e[0])
 
     def key_spans(self, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -194,7 +145,7 @@ class Normalized:
 
     def _key_to_original(self, key_offsets: np.ndarray) -> np.ndarray:
         padded = self.key_map(key_offsets)
-        size = len(self.folded)
+        size = self.folded_length
         folded = np.clip(padded - 1, 0, max(size - 1, 0))
         out = folded if self.fold_map is None else self.fold_map(folded)
         out = np.where(padded == 0, 0, out)
@@ -225,7 +176,7 @@ class Normalized:
         live = np.flatnonzero(~empty)
         while live.size:  # trim trailing whitespace, one character per round
             live = live[o_end[live] > o_start[live] + 1]
-            last_char = self.codes[np.minimum(o_end[live], n) - 1].astype(np.int64)
+            last_char = self.code_points(np.minimum(o_end[live], n) - 1)
             live = live[_WHITESPACE[np.minimum(last_char, len(_WHITESPACE) - 1)]]
             o_end[live] -= 1
         return o_start, np.minimum(o_end, n)
@@ -236,90 +187,7 @@ _WHITESPACE = np.array([chr(c).isspace() for c in range(0x3002)], dtype=bool)
 higher code points read the last entry, which is false)."""
 
 
-class _Folded(NamedTuple):
-    """Folded text with its one-byte form and its non-ASCII characters."""
-
-    text: str
-    ascii: bytes
-    """One byte per character of ``text``: itself if ASCII, else ``?``."""
-    wide: np.ndarray
-    """Offsets in ``text`` of its non-ASCII characters."""
-    wide_codes: np.ndarray
-    """Their code points."""
-    codes: np.ndarray
-    """Code points of the text that was folded."""
-    fold_map: FoldMap | None
-    removed: int
-
-
-_EMPTY = np.zeros(0, dtype=np.int64)
-_SPARSE = 64
-"""Texts with at most one non-ASCII character in this many are spliced in Python."""
-
-
-def _fold(text: str, table: _CharTable = _FOLD) -> _Folded:
-    """Fold every code point (ASCII only lower-cased, with the default table).
-
-    The ASCII part is handled in bulk as bytes; each distinct non-ASCII code point is
-    looked up once, so the cost of the lookups grows with the number of distinct
-    non-ASCII characters.
-    """
-    lower = table is _FOLD
-    if text.isascii():
-        out = text.lower() if lower else text
-        return _Folded(out, out.encode("ascii"), _EMPTY, _EMPTY, _codes(text), None, 0)
-    codes = _codes(text)
-    positions = np.flatnonzero(codes > 127)
-    uniq, inverse = np.unique(codes[positions], return_inverse=True)
-    outs = [table[c] for c in uniq.tolist()]
-    lengths = np.array([len(o) for o in outs], dtype=np.int64)[inverse]
-    low = text.encode("ascii", "replace")  # one "?" per non-ASCII code point
-    low = low.lower() if lower else low
-    if (lengths == 1).all():
-        mapped = np.array([ord(o) for o in outs], dtype=np.uint32)[inverse]
-        one_byte = np.frombuffer(low, dtype=np.uint8).copy()
-        wide = mapped > 127
-        one_byte[positions] = np.where(wide, ord("?"), mapped)
-        ascii_form = one_byte.tobytes()
-        if not wide.any():
-            return _Folded(ascii_form.decode("ascii"), ascii_form, _EMPTY, _EMPTY, codes, None, 0)
-        if len(positions) * _SPARSE <= len(text):
-            folded = _splice(
-                low.decode("ascii"), positions.tolist(), [outs[i] for i in inverse.tolist()]
-            )
-        else:
-            full = codes.copy()
-            full[positions] = mapped
-            if lower:
-                full[(full >= ord("A")) & (full <= ord("Z"))] += 32
-            folded = full.tobytes().decode("utf-32-le")
-        return _Folded(folded, ascii_form, positions[wide], mapped[wide], codes, None, 0)
-    # Some code points fold to no character or to several: splice their folds in.
-    at, chosen = positions.tolist(), inverse.tolist()
-    folded = _splice(low.decode("ascii"), at, [outs[i] for i in chosen])
-    ascii_outs = [o.encode("ascii", "replace") for o in outs]
-    ascii_form = _splice(low, at, [ascii_outs[i] for i in chosen])
-    changed = lengths != 1
-    fold_map = FoldMap(positions[changed], lengths[changed])
-    # Non-ASCII characters of the folds, at their folded offsets.
-    wide_in = [[(j, ord(c)) for j, c in enumerate(o) if ord(c) > 127] for o in outs]
-    starts = positions + np.cumsum(lengths - 1) - (lengths - 1)
-    found = [
-        (f + j, c) for f, i in zip(starts.tolist(), chosen, strict=True) for j, c in wide_in[i]
-    ]
-    wide_at = np.array([w[0] for w in found], dtype=np.int64)
-    wide_codes = np.array([w[1] for w in found], dtype=np.uint32)
-    removed = int((lengths == 0).sum())
-    return _Folded(folded, ascii_form, wide_at, wide_codes, codes, fold_map, removed)
-
-
-def _codes(text: str) -> np.ndarray:
-    if text.isascii():
-        return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
-    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-
-
-def _key_array(folded: _Folded) -> tuple[np.ndarray, dict[int, str]]:
+def _key_array(folded: Folded) -> tuple[np.ndarray, dict[int, str]]:
     """Key codes of the padded folded text: leet folded, punctuation to space.
 
     Returns the codes and, for the byte form, the private bytes that stand for
@@ -360,17 +228,6 @@ def _key_array(folded: _Folded) -> tuple[np.ndarray, dict[int, str]]:
     return k, letters
 
 
-def _splice(text: AnyStr, positions: list[int], replacements: list[AnyStr]) -> AnyStr:
-    """``text`` with the characters at ``positions`` replaced by ``replacements``."""
-    pieces: list[AnyStr] = []
-    last = 0
-    for p, r in zip(positions, replacements, strict=True):
-        pieces += (text[last:p], r)
-        last = p + 1
-    pieces.append(text[last:])
-    return text[:0].join(pieces)
-
-
 def _separator_drops(k: np.ndarray) -> np.ndarray:
     """Key offsets to drop: repeated spaces and gaps in spelled-out words."""
     space = k == _SPACE
@@ -396,7 +253,7 @@ def _separator_drops(k: np.ndarray) -> np.ndarray:
 def _run_drops(k: np.ndarray) -> np.ndarray:
     """Key offsets of the third and later letters of runs of equal letters."""
     if len(k) < 3:
-        return _EMPTY
+        return np.zeros(0, dtype=np.int64)
     tail = k[2:]
     run = (tail == k[1:-1]) & (k[1:-1] == k[:-2]) & (tail != _SPACE) & (tail != _STAR)
     return np.flatnonzero(run) + 2
@@ -415,7 +272,7 @@ def normalize(text: str) -> Normalized:
     Normalized
         The ``folded`` text and the matching ``key``, each with its offset map.
     """
-    folded = _fold(text)
+    folded = fold_text(text)
     k, letters = _key_array(folded)
     # Separators first, so that runs are shortened across a spelled-out word too.
     dropped = _separator_drops(k)
@@ -429,14 +286,13 @@ def normalize(text: str) -> Normalized:
         key = k.tobytes().decode("utf-32-le")
     elif letters:
         wide = np.flatnonzero(k > 127)
-        key = _splice(
+        key = splice(
             k.tobytes().decode("latin-1"), wide.tolist(), [letters[c] for c in k[wide].tolist()]
         )
     else:
         key = k.tobytes().decode("ascii")
-    return Normalized(
-        text, folded.text, key, folded.removed, DropMap(dropped), folded.codes, folded.fold_map
-    )
+    return Normalized(text, key, folded.removed, len(folded.ascii), DropMap(dropped),
+                      folded.original, folded.text, folded.fold_map)  # fmt: skip
 
 
 _KEY_STR = {i: chr(int(c)) for i, c in enumerate(_KEY_LUT)}
@@ -450,7 +306,7 @@ def key_of(term: str) -> str:
     Equal to ``normalize(term).key.strip()`` for entries that are not spelled out
     letter by letter, at a fraction of the cost (lists have 100k+ entries).
     """
-    folded = _fold(term).text
+    folded = fold_text(term).text()
     if not folded.isascii() or "!" in folded:
         return normalize(term).key.strip(" ")
     key = folded.translate(_KEY_STR)
@@ -464,10 +320,10 @@ def visible_text(text: str) -> tuple[str, np.ndarray | None]:
     nothing moved). Formats that matter to PII (upper-case IBANs, keys) survive, while
     zero-width characters or full-width digits inside a number no longer hide it.
     """
-    clean = _fold(text, _VISIBLE)
+    clean = fold_text(text, VISIBLE)
     if clean.fold_map is None:
-        return clean.text, None
-    return clean.text, clean.fold_map(np.arange(len(clean.text)))
+        return clean.text(), None
+    return clean.text(), clean.fold_map(np.arange(len(clean.ascii)))
 
 
 def decode_tag_characters(text: str) -> str:

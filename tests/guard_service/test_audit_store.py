@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+import os
 import threading
 from collections import Counter
 from concurrent.futures import Future
@@ -13,7 +16,8 @@ from tests.guard_service.conftest import reset_postgres
 from trainguard.guard.result import Decision
 from trainguard.guard.service import AuditQuery, AuditRecord, create_key, open_store, revoke_key
 from trainguard.guard.service.audit import AuditStore, AuditWriter, content_hash
-from trainguard.guard.service.audit.sqlite import integrity_check
+from trainguard.guard.service.audit.sqlite import WRITER_LOCK_SUFFIX, integrity_check
+from trainguard.guard.service.audit.store import ROWS_PER_INSERT
 
 T0 = 1_800_000_000.0
 TENANTS = ("acme", "beta")
@@ -160,3 +164,51 @@ def test_a_stopped_writer_refuses_records_instead_of_losing_them(store: AuditSto
     exc = writer.submit(make_records(2)).exception(timeout=5)
     assert isinstance(exc, RuntimeError) and "stopped" in str(exc)
     assert store.count() == 0
+
+
+def test_one_write_of_many_records_is_one_transaction(store: AuditStore) -> None:
+    recs = make_records(ROWS_PER_INSERT * 2 + 7)  # three multi-row INSERTs
+    store.write(recs)
+    assert list(store.query()) == recs
+    dup = make_records(ROWS_PER_INSERT + 3, t0=T0 + 1e6)
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+        store.write([*dup[:-1], recs[0]])  # the last INSERT fails: the first is rolled back too
+    assert store.count() == len(recs)
+
+
+def test_waiting_requests_share_one_commit_made_when_the_writer_lock_frees(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "audit.db"
+    store = open_store(str(db))
+    groups: list[int] = []
+    write = store.write
+
+    def counted(records: list[AuditRecord]) -> None:
+        write(records)
+        groups.append(len(records))
+
+    store.write = counted  # type: ignore[method-assign]
+    writer = AuditWriter(store)
+    other = os.open(f"{db}{WRITER_LOCK_SUFFIX}", os.O_RDWR)  # another process's writer turn
+    fcntl.flock(other, fcntl.LOCK_EX)
+    recs = make_records(30)
+
+    async def requests() -> list[bool]:
+        waiters = [writer.submit_async([r]) for r in recs]
+        await asyncio.sleep(0.3)
+        pending = [not w.done() for w in waiters]
+        assert store.count() == 0  # nothing committed (or acknowledged) while the lock is held
+        fcntl.flock(other, fcntl.LOCK_UN)
+        await asyncio.gather(*waiters)
+        return pending
+
+    try:
+        assert all(asyncio.run(requests()))
+    finally:
+        os.close(other)
+        writer.close()
+    assert store.count() == 30
+    # At most the writer's first pick commits alone; the rest queued meanwhile share one commit.
+    assert sum(groups) == 30 and len(groups) <= 2, groups
+    store.close()

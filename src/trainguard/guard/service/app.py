@@ -86,7 +86,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.service = svc
-    app.dependency_overrides[get_settings] = lambda: settings
     app.add_middleware(
         Gate, auth=svc.auth, limiter=svc.limiter, max_body_bytes=settings.max_body_bytes
     )

@@ -52,6 +52,14 @@ class ServiceSettings(BaseSettings):
     """How long a looked-up API key is cached (a revoked key stops working after this)."""
     commit_batch: int = Field(default=256, gt=0)
     """Most audit records committed in one durable transaction (group commit)."""
+    switch_interval_ms: float = Field(default=0.25, gt=0)
+    """The interpreter's thread switch interval in the service process (Python's default is 5 ms).
+
+    The audit writer thread needs the interpreter lock for a moment after each commit
+    step; while the event loop thread is busy checking texts it gets it only after this
+    interval, so with the default 5 ms every commit, and every request waiting on it,
+    would take several times 5 ms under load.
+    """
 
     @field_validator("upstream")
     @classmethod

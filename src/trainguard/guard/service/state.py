@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -43,6 +44,7 @@ class ServiceState:
     async def start(self) -> None:
         """Open the store, start the writer, build the Guards, open the upstream client."""
         s = self.settings
+        sys.setswitchinterval(s.switch_interval_ms / 1000)
         self.store = await anyio.to_thread.run_sync(open_store, s.db)
         self.writer = AuditWriter(self.store, max_batch=s.commit_batch)
         policies = load_policies(s.policies)
@@ -105,7 +107,7 @@ class ServiceState:
     def submit(self, records: Sequence[AuditRecord]) -> asyncio.Future[None]:
         """Queue records for the next group commit; await the result before acknowledging."""
         assert self.writer is not None, "the service is not started"
-        return asyncio.wrap_future(self.writer.submit(records))
+        return self.writer.submit_async(records)
 
     async def record(self, *pending: asyncio.Future[None]) -> None:
         """Wait until submitted records are committed; :class:`AuditUnavailable` if they were not."""
@@ -117,13 +119,13 @@ class ServiceState:
             ) from None
 
 
-def service_of(request: Request) -> ServiceState:
+async def service_of(request: Request) -> ServiceState:
     """The service state of the app handling ``request`` (a FastAPI dependency)."""
     st: ServiceState = request.app.state.service
     return st
 
 
-def api_key_of(request: Request) -> ApiKey:
+async def api_key_of(request: Request) -> ApiKey:
     """The key the gate authenticated for ``request`` (a FastAPI dependency)."""
     key: ApiKey = request.state.api_key
     return key

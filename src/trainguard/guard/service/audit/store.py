@@ -40,6 +40,9 @@ _COLUMNS = (
     "id, seq, ts, tenant, key_id, policy, endpoint, direction, decision, reasons, fired, "
     "latency_ms, content_sha256, content, metadata"
 )
+_ROW_MARKS = "(" + ", ".join("?" * len(_COLUMNS.split(", "))) + ")"
+ROWS_PER_INSERT = 256
+"""Most rows in one ``INSERT`` (15 parameters each, well under SQLite's 32,766)."""
 _KEY_COLUMNS = "key_id, key_hash, tenant, policy, rate, burst, admin, created, revoked"
 
 
@@ -119,12 +122,22 @@ class AuditStore:
 
     # --- decisions ---------------------------------------------------------------
     def write(self, records: Sequence[AuditRecord]) -> None:
-        """Insert ``records`` in one durable transaction (all or none)."""
-        if records:
-            marks = ", ".join("?" * len(_COLUMNS.split(", ")))
-            self._write(
-                f"INSERT INTO decisions ({_COLUMNS}) VALUES ({marks})", [_row(r) for r in records]
-            )
+        """Insert ``records`` in one durable transaction (all or none).
+
+        Up to :data:`ROWS_PER_INSERT` records go in one multi-row ``INSERT``: one
+        statement per group instead of one step per row.
+        """
+        if not records:
+            return
+        rows = [_row(r) for r in records]
+        with self.dialect.transaction(self._conn()) as cur:
+            for i in range(0, len(rows), ROWS_PER_INSERT):
+                part = rows[i : i + ROWS_PER_INSERT]
+                values = ", ".join([_ROW_MARKS] * len(part))
+                cur.execute(
+                    self._sql(f"INSERT INTO decisions ({_COLUMNS}) VALUES {values}"),
+                    tuple(v for row in part for v in row),
+                )
 
     def _where(self, q: AuditQuery) -> tuple[str, list[Any]]:
         conds, params = [], []

@@ -1,15 +1,22 @@
 """Group commit: one thread writes queued audit records in batches, one durable transaction each.
 
-A request hands its records to :meth:`AuditWriter.submit` and waits on the returned
-future; the future resolves only after the transaction holding the records has
-committed, so the service acknowledges a decision only once it is on disk. Under
-load many requests share one commit (one fsync), which is what keeps durable
-commits cheap (the idea of group commit in database logs; Gray and Reuter,
-*Transaction Processing*, 1993, section 9.4.7).
+A request hands its records to :meth:`AuditWriter.submit` (or, on an event loop,
+:meth:`AuditWriter.submit_async`) and waits on the returned future; the future
+resolves only after the transaction holding the records has committed, so the
+service acknowledges a decision only once it is on disk. Under load many requests
+share one commit (one fsync), which is what keeps durable commits cheap (the idea
+of group commit in database logs; Gray and Reuter, *Transaction Processing*, 1993,
+section 9.4.7).
+
+The futures of an event loop are settled by one callback per commit on that loop,
+not one cross-thread wake-up per request: after a commit the writer thread needs
+the interpreter lock only for that hand-over.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import Sequence
@@ -18,7 +25,19 @@ from concurrent.futures import Future
 from trainguard.guard.service.audit.record import AuditRecord
 from trainguard.guard.service.audit.store import AuditStore
 
-_Job = tuple[list[AuditRecord], "Future[None]"]
+_Waiter = Future[None] | asyncio.Future[None]
+_Job = tuple[list[AuditRecord], _Waiter]
+
+
+def _settle(waiters: Sequence[_Waiter], exc: BaseException | None) -> None:
+    """Resolve ``waiters`` (on the thread or loop that owns them): done, or failed with ``exc``."""
+    for w in waiters:
+        if w.done():  # an asyncio waiter whose request was cancelled meanwhile
+            continue
+        if exc is None:
+            w.set_result(None)
+        else:
+            w.set_exception(exc)
 
 
 class AuditWriter:
@@ -34,11 +53,20 @@ class AuditWriter:
     def submit(self, records: Sequence[AuditRecord]) -> Future[None]:
         """Queue ``records``; the future resolves when they are committed (or fails with why not)."""
         fut: Future[None] = Future()
-        if not self._thread.is_alive():
-            fut.set_exception(RuntimeError("the audit writer has stopped"))
-            return fut
-        self._queue.put((list(records), fut))
+        self._put(list(records), fut)
         return fut
+
+    def submit_async(self, records: Sequence[AuditRecord]) -> asyncio.Future[None]:
+        """As :meth:`submit`, for a caller on the running event loop (settled on that loop)."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._put(list(records), fut)
+        return fut
+
+    def _put(self, records: list[AuditRecord], fut: _Waiter) -> None:
+        if not self._thread.is_alive():
+            _settle([fut], RuntimeError("the audit writer has stopped"))
+        else:
+            self._queue.put((records, fut))
 
     @property
     def alive(self) -> bool:
@@ -71,13 +99,24 @@ class AuditWriter:
             self.store.write([r for recs, _ in jobs for r in recs])
         except Exception as exc:
             if len(jobs) == 1:
-                jobs[0][1].set_exception(exc)
+                self._done(jobs, exc)
                 return
             for job in jobs:  # one bad request must not fail the others of its group
                 self._commit([job])
         else:
-            for _, fut in jobs:
-                fut.set_result(None)
+            self._done(jobs, None)
+
+    @staticmethod
+    def _done(jobs: list[_Job], exc: BaseException | None) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Waiter]] = {}
+        for _, w in jobs:
+            if isinstance(w, asyncio.Future):
+                by_loop.setdefault(w.get_loop(), []).append(w)
+            else:
+                _settle([w], exc)
+        for loop, waiters in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                loop.call_soon_threadsafe(_settle, waiters, exc)
 
     def close(self, timeout: float = 30.0) -> None:
         """Commit what is queued, then stop the thread."""

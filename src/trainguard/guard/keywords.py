@@ -162,7 +162,7 @@ class KeywordMatcher:
         import ahocorasick
 
         allowed = {f" {k} " for k in map(key_of, allow) if k}
-        self.entries: list[KeywordEntry] = []
+        kept: list[KeywordEntry] = []
         slots: dict[str, int] = {}
         for e in entries:
             k = key_of(e.term)
@@ -171,20 +171,22 @@ class KeywordMatcher:
                 continue
             i = slots.get(key)
             if i is None:
-                slots[key] = len(self.entries)
-                self.entries.append(e)
-            elif e.severity > self.entries[i].severity:
-                self.entries[i] = e
-        if not self.entries:
+                slots[key] = len(kept)
+                kept.append(e)
+            elif e.severity > kept[i].severity:
+                kept[i] = e
+        if not kept:
             raise DataError("keyword list has no usable entries")
         keys = [*slots, *allowed]
         # Per automaton value: entry index (-1 for the allow-list) and key length.
         self._entry = np.array([*slots.values(), *[-1] * len(allowed)], dtype=np.int64)
         self._length = np.array([len(k) for k in keys], dtype=np.int64)
         self._word = np.array([k.startswith(" ") for k in keys], dtype=bool)[: len(slots)]
-        self._rank = np.array([_RANK[e.severity] for e in self.entries], dtype=np.int64)
-        self._terms = np.array([e.base or e.term for e in self.entries], dtype=object)
-        self._categories = np.array([e.category for e in self.entries], dtype=object)
+        self._rank = np.array([_RANK[e.severity] for e in kept], dtype=np.int64)
+        self._terms = np.array([e.base or e.term for e in kept], dtype=object)
+        self._categories = np.array([e.category for e in kept], dtype=object)
+        # Only arrays are kept: 100k+ entry objects would slow every garbage collection.
+        self.size = len(kept)
         automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
         # A trie node searches its children in insertion order: inserting the keys
         # sorted by letter frequency puts the common letters first.
@@ -200,21 +202,21 @@ class KeywordMatcher:
         return _default_matcher()
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return self.size
 
-    def scan(self, key: str) -> list[tuple[int, int]]:
-        """One pass of the automaton over a matching key: ``(end offset, value)`` pairs."""
-        return list(self._automaton.iter(key))
+    def scan(self, key: str) -> np.ndarray:
+        """One pass of the automaton over a matching key: rows of (end offset, value)."""
+        found = itertools.chain.from_iterable(self._automaton.iter(key))
+        return np.fromiter(found, dtype=np.int64).reshape(-1, 2)
 
     def find(self, text: str | Normalized) -> list[KeywordHit]:
         """Hits in ``text``, as maximal spans of the original text, in order."""
         norm = normalize(text) if isinstance(text, str) else text
-        matches = self.scan(norm.key)
-        if not matches:
+        found = self.scan(norm.key)
+        if not found.size:
             return []
-        found = np.fromiter(itertools.chain.from_iterable(matches), np.int64, 2 * len(matches))
-        value = found[1::2]
-        end = found[0::2] + 1
+        value = found[:, 1]
+        end = found[:, 0] + 1
         start = end - self._length[value]
         entry = self._entry[value]
         hit = entry >= 0

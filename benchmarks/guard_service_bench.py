@@ -120,9 +120,25 @@ def _request(text: str, token: str) -> bytes:
     return head.encode() + body
 
 
+def group_cpu_s(pgid: int) -> float:
+    """CPU seconds (user + system) used so far by the live processes of a process group."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def load(port: int, token: str, texts: list[str], concurrency: int, total: int,
-         seconds: float) -> dict[str, float]:  # fmt: skip
-    """Run ``total`` requests (or ``seconds``) over ``concurrency`` connections."""
+         seconds: float, server_pgid: int) -> dict[str, float]:  # fmt: skip
+    """Run ``total`` requests (or ``seconds``) over ``concurrency`` connections.
+
+    Also the CPU time per request of the server's processes and of this client.
+    """
     reqs = [_request(t, token) for t in texts]
     per = max(1, total // concurrency)
     lat: list[float] = []
@@ -141,16 +157,20 @@ def load(port: int, token: str, texts: list[str], concurrency: int, total: int,
         await asyncio.gather(*[_connection(port, p, deadline, lat, codes) for p in plans])
         return time.perf_counter() - t0
 
+    server0, client0 = group_cpu_s(server_pgid), time.process_time()
     try:
         import uvloop
 
         wall = uvloop.run(run())
     except ImportError:
         wall = asyncio.run(run())
+    server, client = group_cpu_s(server_pgid) - server0, time.process_time() - client0
     ms = np.asarray(lat) * 1e3
     ok = codes.get(200, 0)
+    n = len(lat) + 4 * concurrency  # with the warm-up requests
     return {"n": len(lat), "ok": ok, "rps": ok / wall, "p50": float(np.percentile(ms, 50)),
-            "p99": float(np.percentile(ms, 99)), "errors": len(lat) - ok}  # fmt: skip
+            "p99": float(np.percentile(ms, 99)), "errors": len(lat) - ok,
+            "server_ms": server / n * 1e3, "client_ms": client / n * 1e3}  # fmt: skip
 
 
 # --- the runs --------------------------------------------------------------------------
@@ -160,14 +180,14 @@ def in_process(texts: list[str], policy_yaml: str, total: int) -> dict[str, floa
     guard = Guard(Policy.from_text(policy_yaml))
     guard.check(texts[0])
     lat = []
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     for i in range(total):
         t = time.perf_counter()
         guard.check(texts[i % len(texts)])
         lat.append((time.perf_counter() - t) * 1e3)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     return {"n": total, "rps": total / wall, "p50": float(np.percentile(lat, 50)),
-            "p99": float(np.percentile(lat, 99))}  # fmt: skip
+            "p99": float(np.percentile(lat, 99)), "cpu_ms": cpu / total * 1e3}  # fmt: skip
 
 
 def service_runs(tmp: Path, label: str, policy_yaml: str, texts: list[str], args: argparse.Namespace,
@@ -188,10 +208,9 @@ def service_runs(tmp: Path, label: str, policy_yaml: str, texts: list[str], args
     try:
         wait_ready(f"http://127.0.0.1:{port}/readyz", proc)
         for c in args.concurrency:
-            r = load(port, token, texts, c, args.requests, args.seconds)
-            rows.append(
-                [label, "guard service", c, r["n"], r["rps"], r["p50"], r["p99"], r["errors"]]
-            )
+            r = load(port, token, texts, c, args.requests, args.seconds, proc.pid)
+            rows.append([label, "guard service", c, r["n"], r["rps"], r["p50"], r["p99"],
+                         r["errors"], r["server_ms"], r["client_ms"]])  # fmt: skip
     finally:
         stop(proc)
     return rows
@@ -206,19 +225,9 @@ def bare_runs(tmp: Path, texts: list[str], args: argparse.Namespace) -> list[lis
     try:
         wait_ready(f"http://127.0.0.1:{port}/docs", proc)
         for c in args.concurrency:
-            r = load(port, "x", texts, c, args.requests, args.seconds)
-            rows.append(
-                [
-                    "(none)",
-                    "bare FastAPI echo",
-                    c,
-                    r["n"],
-                    r["rps"],
-                    r["p50"],
-                    r["p99"],
-                    r["errors"],
-                ]
-            )
+            r = load(port, "x", texts, c, args.requests, args.seconds, proc.pid)
+            rows.append(["(none)", "bare FastAPI echo", c, r["n"], r["rps"], r["p50"], r["p99"],
+                         r["errors"], r["server_ms"], r["client_ms"]])  # fmt: skip
     finally:
         stop(proc)
     return rows
@@ -245,9 +254,8 @@ def main(argv: list[str] | None = None) -> None:
                 texts, yaml, min(args.requests, 3000 if "embedding" not in label else 300)
             )
             ref[label] = r
-            rows.append(
-                [label, "Guard.check in-process", 1, r["n"], r["rps"], r["p50"], r["p99"], 0]
-            )
+            rows.append([label, "Guard.check in-process", 1, r["n"], r["rps"], r["p50"], r["p99"],
+                         0, r["cpu_ms"], ""])  # fmt: skip
             rows += service_runs(tmp, label, yaml, texts, args)
     bare = {r[2]: r[4] for r in rows if r[1] == "bare FastAPI echo"}
     table = [
@@ -259,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
         f"Guard service on loopback: {len(texts)} texts of 500 characters, {args.workers} workers, "
         f"SQLite audit log (WAL, synchronous=FULL, group commit)",
         ["policy", "server", "concurrency", "requests", "checks/s", "p50 ms", "p99 ms", "errors",
-         "x bare FastAPI", "x in-process"],
+         "server CPU ms/req", "client CPU ms/req", "x bare FastAPI", "x in-process"],
         table,
     )  # fmt: skip
     svc16 = [

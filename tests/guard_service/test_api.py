@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import sqlite3
 import time
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 
 from trainguard.guard.service import AuditQuery, open_store
+from trainguard.guard.service.models import GuardResponse
 
 pytestmark = pytest.mark.service
 
@@ -73,6 +75,34 @@ def test_input_decisions_and_audit_record(service) -> None:
     assert rec.content_sha256 == hashlib.sha256(INJECTION.encode()).hexdigest()
     assert rec.content is None  # the default policy keeps hashes only
     assert rec.latency_ms > 0
+
+
+@pytest.mark.parametrize("path", ["/v1/guard/input", "/v1/guard/output"])
+def test_the_asgi_fast_path_answers_and_records_as_the_fastapi_route(service, path: str) -> None:
+    body = {"text": PII, "metadata": {"user": "u2", "n": 3}}
+    # Exactly "application/json" takes the fast path; with a charset FastAPI's route answers.
+    answers = []
+    with service.client() as c:
+        for ctype in ("application/json", "application/json; charset=utf-8"):
+            r = c.post(path, content=json.dumps(body), headers={"content-type": ctype})
+            assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+            assert r.headers["x-request-id"] == r.json()["id"]
+            answers.append(r.json())
+    assert GuardResponse.model_validate(answers[0]).redacted == "Mail [EMAIL_1], card [CARD_1]."
+    store = open_store(str(service.db))
+    try:
+        (fast_rec,), (route_rec,) = (list(store.query(AuditQuery(request_id=a.pop("id"))))
+                                     for a in answers)  # fmt: skip
+    finally:
+        store.close()
+    assert fast_rec.model_dump(exclude={"id", "ts", "latency_ms"}) == route_rec.model_dump(
+        exclude={"id", "ts", "latency_ms"}
+    )
+    assert fast_rec.metadata == {"user": "u2", "n": 3} and fast_rec.decision.value == "mask"
+    fast, route = answers
+    for a in answers:
+        a["latency_ms"] = sorted(a["latency_ms"])
+    assert fast == route and fast["decision"] == "mask"
 
 
 def test_policy_bound_to_the_key_and_raw_text_kept_when_it_says_so(service) -> None:

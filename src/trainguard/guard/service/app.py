@@ -6,7 +6,8 @@
     trainguard guard serve --db audit.db --upstream http://127.0.0.1:8000/v1
 
 Layers, outside in: the :class:`~trainguard.guard.service.gate.Gate` (401, 429, 413),
-FastAPI's validation (422), the routes (guard API, OpenAI-compatible proxy,
+the :class:`~trainguard.guard.service.fastpath.GuardFastPath` (well-formed
+``/v1/guard/input|output`` requests), FastAPI's validation (422), the routes (guard API, OpenAI-compatible proxy,
 dashboard, health), and the service state opened in the lifespan (audit store and
 group-commit writer, one Guard per policy, the upstream client).
 """
@@ -21,28 +22,21 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from trainguard import __version__
-from trainguard.core.errors import ConfigError
+from trainguard.guard.service.fastpath import ERRORS, GuardFastPath
 from trainguard.guard.service.gate import Gate
-from trainguard.guard.service.guards import GuardTimeout
 from trainguard.guard.service.routes import dashboard, guard, health, proxy
 from trainguard.guard.service.settings import ServiceSettings, get_settings
-from trainguard.guard.service.state import AuditUnavailable, ServiceState
-
-
-def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+from trainguard.guard.service.state import ServiceState
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    async def forbidden(_: Request, exc: Exception) -> JSONResponse:
-        return _error(403, str(exc))
+    for exc_type, (status, headers) in ERRORS.items():
 
-    async def unavailable(_: Request, exc: Exception) -> JSONResponse:
-        return _error(503, str(exc), {"Retry-After": "1"})
+        async def handler(_: Request, exc: Exception, status: int = status,
+                          headers: dict[str, str] = headers) -> JSONResponse:  # fmt: skip
+            return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers or None)
 
-    app.add_exception_handler(ConfigError, forbidden)
-    app.add_exception_handler(GuardTimeout, unavailable)
-    app.add_exception_handler(AuditUnavailable, unavailable)
+        app.add_exception_handler(exc_type, handler)
 
 
 def _openapi_with_security(app: FastAPI) -> dict[str, Any]:
@@ -86,6 +80,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.service = svc
+    app.add_middleware(GuardFastPath, service=svc)
     app.add_middleware(
         Gate, auth=svc.auth, limiter=svc.limiter, max_body_bytes=settings.max_body_bytes
     )

@@ -12,7 +12,7 @@ import httpx
 from fastapi import Request
 
 from trainguard.guard.result import GuardResult
-from trainguard.guard.service.audit.record import AuditRecord
+from trainguard.guard.service.audit.record import AuditRecord, new_request_id
 from trainguard.guard.service.audit.store import AuditStore, open_store
 from trainguard.guard.service.audit.writer import AuditWriter
 from trainguard.guard.service.auth import Authenticator
@@ -108,6 +108,19 @@ class ServiceState:
         """Queue records for the next group commit; await the result before acknowledging."""
         assert self.writer is not None, "the service is not started"
         return self.writer.submit_async(records)
+
+    async def decide(
+        self,
+        key: ApiKey,
+        text: str,
+        metadata: dict[str, Any],
+        direction: Literal["input", "output"],
+    ) -> tuple[str, GuardResult]:
+        """Check one text with the key's policy and record the decision durably: (request id, result)."""
+        rid = new_request_id()
+        result = await self.guards().check(key.policy, text, direction)
+        await self.record(self.submit(self.records(key, rid, "guard", [(result, text, metadata)])))
+        return rid, result
 
     async def record(self, *pending: asyncio.Future[None]) -> None:
         """Wait until submitted records are committed; :class:`AuditUnavailable` if they were not."""

@@ -30,11 +30,7 @@ async def _one(
     svc: ServiceState, key: ApiKey, body: GuardRequest, direction: Literal["input", "output"],
     response: Response,
 ) -> GuardResponse:  # fmt: skip
-    rid = new_request_id()
-    result = await svc.guards().check(key.policy, body.text, direction)
-    await svc.record(
-        svc.submit(svc.records(key, rid, "guard", [(result, body.text, body.metadata)]))
-    )
+    rid, result = await svc.decide(key, body.text, body.metadata, direction)
     response.headers["X-Request-ID"] = rid
     return GuardResponse.of(result, request_id=rid, policy=key.policy)
 

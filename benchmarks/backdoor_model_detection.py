@@ -31,43 +31,56 @@ from trainguard.backdoor import neural_cleanse, neuron_stimulation_scan
 N_CLEAN_IMAGES = 500
 
 
-def run_detectors(models: int) -> list[dict[str, Any]]:
-    """Scan the zoo (results cached in ``scan_results.json`` beside the zoo)."""
-    cache = ZOO / "scan_results.json"
-    done = {r["index"]: r for r in json.loads(cache.read_text())} if cache.exists() else {}
+SCAN_CACHE = ZOO / "scan_results_v2.json"
+"""Per-model results of the current detectors (v2: NC with the authors' lambda schedule
+and early stop, ABS with the logit term); ``nc_triggers/`` holds NC's target triggers."""
+TRIGGERS = ZOO / "nc_triggers"
+
+
+def _scan(model: torch.nn.Module, x: torch.Tensor, detector: str, index: int) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    if detector == "nc":
+        nc = neural_cleanse(model, x, seed=index)
+        trig = nc.triggers[nc.target]
+        TRIGGERS.mkdir(exist_ok=True)
+        np.savez(TRIGGERS / f"model_{index:03d}.npz", mask=trig.mask, pattern=trig.pattern)
+        return {
+            "nc": [nc.trojaned, nc.score, nc.target, time.perf_counter() - t0],
+            "nc_l1": nc.mask_l1.round(3).tolist(),
+        }
+    st = neuron_stimulation_scan(model, x, seed=index)
+    return {
+        "abs": [st.trojaned, st.score, st.target, time.perf_counter() - t0],
+        "abs_candidates": [
+            [c.layer, c.neuron, c.label, round(c.elevation, 3), c.reasr] for c in st.candidates
+        ],
+    }
+
+
+def run_detectors(models: int, detectors: list[str]) -> list[dict[str, Any]]:
+    """Scan the zoo (results cached per model and detector in ``SCAN_CACHE``)."""
+    done = (
+        {r["index"]: r for r in json.loads(SCAN_CACHE.read_text())} if SCAN_CACHE.exists() else {}
+    )
     x = tensors(mnist_splits().defender)[0][:N_CLEAN_IMAGES]
     for entry, model in load_zoo(models):
-        if entry.index in done:
-            continue
-        rec: dict[str, Any] = {
-            "index": entry.index,
-            "trojaned": entry.trojaned,
-            "attack": entry.attack,
-            "target": entry.target,
-        }
-        t0 = time.perf_counter()
-        nc = neural_cleanse(model, x, seed=entry.index)
-        rec["nc"] = [nc.trojaned, nc.score, nc.target, time.perf_counter() - t0]
-        rec["nc_l1"] = nc.mask_l1.round(3).tolist()
-        t0 = time.perf_counter()
-        st = neuron_stimulation_scan(model, x, seed=entry.index)
-        rec["abs"] = [st.trojaned, st.score, st.target, time.perf_counter() - t0]
-        rec["abs_candidates"] = [
-            [
-                c.layer,
-                c.neuron,
-                c.label,
-                round(c.elevation, 3),
-                c.reasr,
-                c.trigger.name if c.trigger else "",
-            ]
-            for c in st.candidates
-        ]
-        done[entry.index] = rec
-        print(json.dumps(rec), file=sys.stderr, flush=True)
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps(list(done.values())))
-        tmp.replace(cache)
+        rec = done.setdefault(
+            entry.index,
+            {
+                "index": entry.index,
+                "trojaned": entry.trojaned,
+                "attack": entry.attack,
+                "target": entry.target,
+            },
+        )
+        todo = [d for d in detectors if d not in rec]
+        for d in todo:
+            rec.update(_scan(model, x, d, entry.index))
+        if todo:
+            print(json.dumps(rec), file=sys.stderr, flush=True)
+            tmp = SCAN_CACHE.with_suffix(".tmp")
+            tmp.write_text(json.dumps(list(done.values())))
+            tmp.replace(SCAN_CACHE)
     return [done[i] for i in range(models)]
 
 
@@ -76,9 +89,15 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--models", type=int, default=40)
+    ap.add_argument(
+        "--detectors", default="nc,abs", help="which to run now (cached results are reused)"
+    )
+    ap.add_argument("--no-table", action="store_true", help="only scan (fill the cache)")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    recs = run_detectors(args.models)
+    recs = run_detectors(args.models, args.detectors.split(","))
+    if args.no_table:
+        return
     truth = np.array([bool(r["trojaned"]) for r in recs])
     for r in recs:  # either detector flags; the target of the one that flagged (NC first)
         nc, ab = r["nc"], r["abs"]

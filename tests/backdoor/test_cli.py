@@ -8,13 +8,13 @@ from trainguard.cli.app import main
 from trainguard.core.datasets import load_digits_dataset, load_npz
 from trainguard.core.zoo import save_model
 
-from .conftest import TARGET
+from .conftest import TARGET, WIDTH
 
 
 @pytest.fixture(scope="module")
 def trojan_file(digits_models, tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "trojan.pt"
-    cfg = {"in_shape": [1, 8, 8], "n_classes": 10}
+    cfg = {"in_shape": [1, 8, 8], "n_classes": 10, "width": WIDTH}
     return save_model(digits_models.trojan_model, path, name="cnn", config=cfg)
 
 
@@ -25,7 +25,7 @@ def _findings(runs):
 
 def test_scan_flags_the_trojan_and_saves_the_triggers(trojan_file, tmp_path, capsys):
     runs = tmp_path / "runs"
-    args = "--quiet backdoor scan --data digits --detector neural-cleanse --steps 200 --limit 450"
+    args = "--quiet backdoor scan --data digits --detector neural-cleanse --steps 300 --limit 300"
     code = main([*args.split(), "--model", str(trojan_file), "--runs", str(runs)])
     assert code == 1
     run, found = _findings(runs)

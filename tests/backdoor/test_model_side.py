@@ -10,15 +10,6 @@ from trainguard.core.errors import DataError, ParameterError
 from .conftest import TARGET
 
 
-@pytest.fixture(scope="module")
-def nc_results(digits_models):
-    x = digits_models.x(digits_models.test)
-    return {
-        "clean": neural_cleanse(digits_models.clean_model, x, steps=200, seed=0),
-        "trojan": neural_cleanse(digits_models.trojan_model, x, steps=200, seed=0),
-    }
-
-
 def test_backdoor_works_in_the_fixture(digits_models):
     from trainguard.backdoor import backdoor_metrics
 
@@ -74,18 +65,6 @@ def test_anomaly_index_matches_the_papers_mad_formula():
     med = 11.0
     mad = 1.4826 * np.median(np.abs(v - med))
     np.testing.assert_allclose(anomaly_index(v), np.abs(v - med) / mad)
-
-
-@pytest.fixture(scope="module")
-def abs_results(digits_models):
-    x = digits_models.x(digits_models.test)
-    return {
-        name: neuron_stimulation_scan(model, x, max_mask_size=0.1, seed=0)
-        for name, model in (
-            ("clean", digits_models.clean_model),
-            ("trojan", digits_models.trojan_model),
-        )
-    }
 
 
 def test_neuron_stimulation_flags_the_trojan_on_its_target(abs_results):

@@ -5,17 +5,20 @@ Neural Networks" (IEEE S&P). For each label ``t`` it solves::
 
     min_{m, p}  CE(f((1 - m) * x + m * p), t) + lambda * |m|_1
 
-with ``m`` and ``p`` in tanh space, Adam (lr 0.1, betas 0.5/0.9) and the paper's
-dynamic ``lambda``: start at ``init_cost``; after ``patience`` epochs with attack
-success at or above ``attack_threshold`` multiply it by 1.5, after ``patience``
-epochs below divide it by 1.5 ** 1.5. The smallest mask that reaches the threshold is
-kept. A label whose mask L1 norm lies below the median with an anomaly index
+with ``m`` and ``p`` in tanh space (``tanh / 2 + 0.5``), Adam (lr 0.1, betas 0.5/0.9)
+and the dynamic ``lambda`` of the authors' code: 0 until the trigger reaches
+``attack_threshold`` for ``patience`` epochs, then ``init_cost`` (1e-3); afterwards
+``patience`` epochs at or above the threshold multiply it by 1.5 and ``patience``
+epochs below divide it by 1.5 ** 1.5; a label stops early once ``lambda`` has moved both
+ways and its best norm has not improved for ``5 * patience`` epochs. The smallest mask
+that reaches the threshold is kept. A label whose mask L1 norm lies below the median with an anomaly index
 (``|x - median| / (1.4826 * MAD)``) above 2 is an infected label. The compromised
 neurons are the penultimate-layer neurons whose mean activation rises most when the
 reversed trigger is stamped on clean inputs (Section VI-A).
 
-All labels are optimised together in one batched forward pass (their losses are
-independent and Adam is element-wise, so this equals optimising them one by one).
+All labels are optimised together in one batched forward pass, each with its own Adam
+state (their losses are independent, so this equals optimising them one by one); a
+label that has stopped leaves the batch.
 """
 
 from __future__ import annotations
@@ -136,25 +139,78 @@ def _from_unit(v: torch.Tensor) -> torch.Tensor:
     return torch.atanh((v - 0.5) * (2 - _TANH_EPS))
 
 
+@dataclass
+class _CostSchedule:
+    """Neural Cleanse's per-label ``lambda`` control (the authors' ``visualizer.py``).
+
+    ``lambda`` is 0 until attack success has reached the threshold for ``patience``
+    epochs, then ``init_cost``; afterwards ``patience`` epochs at or above the threshold
+    multiply it by ``multiplier`` and ``patience`` epochs below divide it by
+    ``multiplier ** 1.5``. A label stops once ``lambda`` has moved both ways and its
+    best norm has not improved for ``early_stop_patience`` epochs.
+    """
+
+    k: int
+    init_cost: float
+    patience: int
+    multiplier: float
+    early_stop_patience: int
+
+    def __post_init__(self) -> None:
+        self.cost = torch.zeros(self.k)
+        self.set_count = torch.zeros(self.k, dtype=torch.long)
+        self.up = torch.zeros(self.k, dtype=torch.long)
+        self.down = torch.zeros(self.k, dtype=torch.long)
+        self.went_up = torch.zeros(self.k, dtype=torch.bool)
+        self.went_down = torch.zeros(self.k, dtype=torch.bool)
+        self.stale = torch.zeros(self.k, dtype=torch.long)
+        self.stop_best = torch.full((self.k,), float("inf"))
+
+    def update(self, ok: torch.Tensor, best_l1: torch.Tensor) -> torch.Tensor:
+        """Advance one epoch (``ok``: success reached); return the labels that are done."""
+        unset = self.cost == 0
+        self.set_count = torch.where(unset & ok, self.set_count + 1, 0)
+        start = unset & (self.set_count >= self.patience)
+        self.cost[start] = self.init_cost
+        self.up = torch.where(~unset & ok, self.up + 1, 0)
+        self.down = torch.where(~unset & ~ok, self.down + 1, 0)
+        raise_, lower = self.up >= self.patience, self.down >= self.patience
+        self.cost = torch.where(raise_, self.cost * self.multiplier, self.cost)
+        self.cost = torch.where(lower, self.cost / self.multiplier**1.5, self.cost)
+        self.went_up |= raise_
+        self.went_down |= lower
+        self.up[raise_] = 0
+        self.down[lower] = 0
+        found = torch.isfinite(best_l1)
+        self.stale = torch.where(found & (best_l1 >= self.stop_best), self.stale + 1, 0)
+        self.stop_best = torch.minimum(self.stop_best, best_l1)
+        return self.went_up & self.went_down & (self.stale >= self.early_stop_patience)
+
+
 def reverse_triggers(
     model: nn.Module,
     x: torch.Tensor,
     labels: list[int],
     *,
-    steps: int = 300,
+    steps: int = 1500,
     batch_size: int = 32,
     lr: float = 0.1,
     init_cost: float = 1e-3,
     attack_threshold: float = 0.99,
-    patience: int = 3,
+    patience: int = 5,
+    multiplier: float = 1.5,
     epoch_steps: int = 10,
+    early_stop_patience: int | None = None,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Neural Cleanse's optimisation for ``labels`` at once; masks, patterns, mask norms.
 
-    Returns ``masks (k, h, w)``, ``patterns (k, c, h, w)`` and ``l1 (k,)``: for each label
-    the smallest mask that reached ``attack_threshold`` on an epoch's mini-batches (the
-    last mask when none did).
+    Each label has its own mask, pattern and Adam state and runs for at most ``steps``
+    mini-batches (``steps // epoch_steps`` epochs), fewer when it stops early (see
+    :class:`_CostSchedule`; ``early_stop_patience`` defaults to ``5 * patience``, as in
+    the authors' code). Returns ``masks (k, h, w)``, ``patterns (k, c, h, w)`` and
+    ``l1 (k,)``: for each label the smallest mask that reached ``attack_threshold`` over
+    an epoch's mini-batches (the last mask when none did).
     """
     model.eval()
     for prm in model.parameters():
@@ -162,13 +218,17 @@ def reverse_triggers(
     g = generator(seed)
     k = len(labels)
     _, c, h, w = x.shape
-    mask_raw = _from_unit(0.05 + 0.9 * torch.rand(k, 1, h, w, generator=g)).requires_grad_()
-    pattern_raw = _from_unit(0.05 + 0.9 * torch.rand(k, c, h, w, generator=g)).requires_grad_()
-    opt = torch.optim.Adam([mask_raw, pattern_raw], lr=lr, betas=(0.5, 0.9))
+    mask_raw = [_from_unit(torch.rand(1, h, w, generator=g)).requires_grad_() for _ in labels]
+    pattern_raw = [_from_unit(torch.rand(c, h, w, generator=g)).requires_grad_() for _ in labels]
+    opts = [
+        torch.optim.Adam([m, p], lr=lr, betas=(0.5, 0.9))
+        for m, p in zip(mask_raw, pattern_raw, strict=True)
+    ]
     target = torch.tensor(labels)
-    cost = torch.full((k,), init_cost)
-    up = torch.zeros(k, dtype=torch.long)
-    down = torch.zeros(k, dtype=torch.long)
+    schedule = _CostSchedule(
+        k, init_cost, patience, multiplier, early_stop_patience or 5 * patience
+    )
+    active = torch.ones(k, dtype=torch.bool)
     best_l1 = torch.full((k,), float("inf"))
     best_mask = torch.zeros(k, h, w)
     best_pattern = torch.zeros(k, c, h, w)
@@ -177,47 +237,49 @@ def reverse_triggers(
     try:
         with progress_bar("neural cleanse", total=n_epochs) as bar:
             for _ in range(n_epochs):
+                on = torch.nonzero(active).flatten().tolist()
                 hits = torch.zeros(k)
                 for idx in [next(batches) for _ in range(epoch_steps)]:
                     xb = x[idx]
-                    m, p = _to_unit(mask_raw), _to_unit(pattern_raw)
+                    m = _to_unit(torch.stack([mask_raw[i] for i in on]))
+                    p = _to_unit(torch.stack([pattern_raw[i] for i in on]))
                     xt = (1 - m[:, None]) * xb[None] + (m * p)[:, None]
-                    logits = model(xt.reshape(-1, c, h, w)).reshape(k, len(idx), -1)
+                    logits = model(xt.reshape(-1, c, h, w)).reshape(len(on), len(idx), -1)
                     ce = nn.functional.cross_entropy(
-                        logits.reshape(k * len(idx), -1),
-                        target.repeat_interleave(len(idx)),
+                        logits.reshape(len(on) * len(idx), -1),
+                        target[on].repeat_interleave(len(idx)),
                         reduction="none",
-                    ).reshape(k, -1)
-                    l1 = m.abs().sum((1, 2, 3))
-                    opt.zero_grad(set_to_none=True)
-                    (ce.mean(1) + cost * l1).sum().backward()
-                    opt.step()
-                    hits += (logits.argmax(-1) == target[:, None]).float().mean(1).detach()
-                acc = hits / epoch_steps
+                    ).reshape(len(on), -1)
+                    loss = ce.mean(1) + schedule.cost[on] * m.sum((1, 2, 3))
+                    for i in on:
+                        opts[i].zero_grad(set_to_none=True)
+                    loss.sum().backward()
+                    for i in on:
+                        opts[i].step()
+                    hit = (logits.argmax(-1) == target[on, None]).float().mean(1)
+                    hits[on] += hit.detach()
                 with torch.no_grad():
-                    m, p = _to_unit(mask_raw)[:, 0], _to_unit(pattern_raw)
-                    l1_now = m.abs().sum((1, 2))
-                    better = (acc >= attack_threshold) & (l1_now < best_l1)
+                    m = _to_unit(torch.stack(mask_raw))[:, 0]
+                    l1_now = m.sum((1, 2))
+                    ok = hits / epoch_steps >= attack_threshold
+                    better = active & ok & (l1_now < best_l1)
                     best_l1[better] = l1_now[better]
                     best_mask[better] = m[better]
-                    best_pattern[better] = p[better]
-                    ok = acc >= attack_threshold
-                    up = torch.where(ok, up + 1, torch.zeros_like(up))
-                    down = torch.where(ok, torch.zeros_like(down), down + 1)
-                    cost = torch.where(up >= patience, cost * 1.5, cost)
-                    cost = torch.where(down >= patience, cost / 1.5**1.5, cost)
-                    up[up >= patience] = 0
-                    down[down >= patience] = 0
+                    best_pattern[better] = _to_unit(torch.stack(pattern_raw))[better]
+                    done = schedule.update(ok, best_l1)
+                    active &= ~done
                 bar.advance()
+                if not active.any():
+                    break
     finally:
         for prm in model.parameters():
             prm.requires_grad_(True)
     with torch.no_grad():
         never = torch.isinf(best_l1)
-        m, p = _to_unit(mask_raw)[:, 0], _to_unit(pattern_raw)
+        m = _to_unit(torch.stack(mask_raw))[:, 0]
         best_mask[never] = m[never]
-        best_pattern[never] = p[never]
-        best_l1[never] = m[never].abs().sum((1, 2))
+        best_pattern[never] = _to_unit(torch.stack(pattern_raw))[never]
+        best_l1[never] = m[never].sum((1, 2))
     return best_mask.numpy(), best_pattern.numpy(), best_l1.numpy().astype(np.float64)
 
 
@@ -234,13 +296,15 @@ def neural_cleanse(
     model: nn.Module,
     x: torch.Tensor,
     *,
-    steps: int = 300,
+    steps: int = 1500,
     batch_size: int = 32,
     lr: float = 0.1,
     init_cost: float = 1e-3,
     attack_threshold: float = 0.99,
-    patience: int = 3,
+    patience: int = 5,
+    multiplier: float = 1.5,
     epoch_steps: int = 10,
+    early_stop_patience: int | None = None,
     threshold: float = 2.0,
     top_neurons: int = 3,
     seed: int = 0,
@@ -254,12 +318,17 @@ def neural_cleanse(
     x
         Clean images the defender holds (a few hundred suffice on MNIST).
     steps
-        Optimisation steps per label (mini-batches of ``batch_size``).
-    lr, init_cost, attack_threshold, patience
-        The paper's Adam learning rate, initial ``lambda``, success threshold (0.99)
-        and the epochs of patience before ``lambda`` is adjusted.
+        Most optimisation steps per label (mini-batches of ``batch_size``); a label
+        usually stops earlier (the early stop of the authors' code).
+    lr, init_cost, attack_threshold, patience, multiplier
+        The paper's Adam learning rate, ``lambda`` once the trigger works (1e-3),
+        success threshold (0.99), epochs of patience before ``lambda`` is adjusted and
+        the adjustment factor (1.5 up, ``1.5 ** 1.5`` down).
     epoch_steps
         Mini-batches per epoch (the unit of the ``lambda`` schedule).
+    early_stop_patience
+        Epochs without a smaller successful mask before a label stops (default
+        ``5 * patience``).
     threshold
         Anomaly index above which a small-norm label is flagged (the paper's 2).
     top_neurons
@@ -273,6 +342,9 @@ def neural_cleanse(
     check_int(batch_size, "batch_size", owner, low=1)
     check_int(epoch_steps, "epoch_steps", owner, low=1)
     check_int(patience, "patience", owner, low=1)
+    check_real(multiplier, "multiplier", owner, low=1.0, low_open=True)
+    if early_stop_patience is not None:
+        check_int(early_stop_patience, "early_stop_patience", owner, low=1)
     check_positive(lr, "lr", owner)
     check_positive(init_cost, "init_cost", owner)
     check_real(attack_threshold, "attack_threshold", owner, low=0.0, high=1.0, low_open=True)
@@ -288,7 +360,9 @@ def neural_cleanse(
         init_cost=init_cost,
         attack_threshold=attack_threshold,
         patience=patience,
+        multiplier=multiplier,
         epoch_steps=epoch_steps,
+        early_stop_patience=early_stop_patience,
         seed=seed,
     )
     triggers = [

@@ -12,8 +12,8 @@ Brain Stimulation" (ACM CCS). Three steps:
    smallest best margin ``logit[label] - max other logit`` it reaches for the label it
    elevates most: a compromised neuron lifts one label above all others for every input.
 2. Trigger reverse engineering for the ``top_k`` candidates of highest elevation: a
-   trigger that maximises the candidate's activation while keeping the layer's other
-   neurons low, either a pixel patch (mask L1 size bounded by ``max_mask_size`` of the
+   trigger that maximises the candidate's activation (lightly penalising the layer's
+   other neurons, then also raising the elevated label's logit), either a pixel patch (mask L1 size bounded by ``max_mask_size`` of the
    image) or, for ABS's feature-space case (blended and signal triggers), a full-image
    perturbation bounded by ``max_perturbation`` in L-inf.
 3. REASR: the fraction of clean inputs that the reversed trigger sends to the
@@ -236,12 +236,17 @@ def reverse_neuron_trigger(
     steps: int = 200,
     batch_size: int = 32,
     lr: float = 0.1,
-    others_weight: float = 0.5,
+    others_weight: float = 1e-4,
+    label: int | None = None,
+    label_weight: float = 1.0,
     seed: int = 0,
 ) -> ImageTrigger:
     """Reverse-engineer a trigger that excites ``neuron`` of ``layer`` (ABS step 2).
 
-    Minimises ``-act_j + others_weight * mean(act_others)``. ``form="patch"`` is ABS's
+    Minimises ``-act_j + others_weight * sum(act_others)`` (activations summed over the
+    feature map, ABS's 1e-4 weight on the other neurons) and, for the second half of the
+    steps when ``label`` is given, ``- label_weight * logit_label`` (as in the authors'
+    code, so the excited neuron's effect reaches the output). ``form="patch"`` is ABS's
     pixel-space trigger: a mask and a pattern with a penalty once the mask's L1 size
     passes ``max_mask_size * h * w``; ``form="perturbation"`` is an additive full-image
     perturbation bounded by ``max_perturbation`` in L-inf (for blended and signal
@@ -263,7 +268,7 @@ def reverse_neuron_trigger(
 
     undo = replace_output(layer, keep)
     try:
-        for idx in minibatches(len(x), batch_size, steps, g):
+        for step, idx in enumerate(minibatches(len(x), batch_size, steps, g)):
             penalty = torch.zeros(())
             if form == "patch":
                 m = (torch.tanh(parts[0]) + 1) / 2
@@ -272,10 +277,12 @@ def reverse_neuron_trigger(
             else:
                 stamped = (x[idx] + max_perturbation * torch.tanh(parts[0])).clamp(0.0, 1.0)
             captured.clear()
-            model(stamped)
-            acts = _neuron_view(captured[0]).mean(-1)
+            logits = model(stamped)
+            acts = _neuron_view(captured[0]).sum(-1)
             others = torch.cat([acts[:, :neuron], acts[:, neuron + 1 :]], dim=1)
-            loss = -acts[:, neuron].mean() + others_weight * others.mean() + penalty
+            loss = -acts[:, neuron].mean() + others_weight * others.sum(1).mean() + penalty
+            if label is not None and step >= steps // 2:
+                loss = loss - label_weight * logits[:, label].mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -383,6 +390,7 @@ def neuron_stimulation_scan(
                     max_mask_size=max_mask_size,
                     max_perturbation=max_perturbation,
                     steps=steps,
+                    label=lab,
                     seed=seed + rank,
                 )
                 hits = predict_logits(model, trig.stamp(others)).argmax(1) == lab

@@ -187,6 +187,8 @@ class KeywordMatcher:
         self._categories = np.array([e.category for e in kept], dtype=object)
         # Only arrays are kept: 100k+ entry objects would slow every garbage collection.
         self.size = len(kept)
+        self._lengths, self._entries = self._length.tolist(), self._entry.tolist()
+        self._words, self._ranks = self._word.astype(int).tolist(), self._rank.tolist()
         automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
         # A trie node searches its children in insertion order: inserting the keys
         # sorted by letter frequency puts the common letters first.
@@ -213,26 +215,20 @@ class KeywordMatcher:
         """Hits in ``text``, as maximal spans of the original text, in order."""
         norm = normalize(text) if isinstance(text, str) else text
         found = self.scan(norm.key)
-        if not found.size:
-            return []
-        value = found[:, 1]
-        end = found[:, 0] + 1
-        start = end - self._length[value]
-        entry = self._entry[value]
-        hit = entry >= 0
-        if not hit.any():
-            return []
-        return self._resolve(norm, start, end, entry, hit)
+        if len(found) <= _FEW:  # a short text: Python beats numpy's per-call overhead
+            groups = self._groups_of_few(found.tolist())
+        else:
+            groups = self._groups(found[:, 0] + 1, found[:, 1])
+        return self._hits(norm, *groups) if groups[0].size else []
 
-    def _resolve(
-        self,
-        norm: Normalized,
-        start: np.ndarray,
-        end: np.ndarray,
-        entry: np.ndarray,
-        hit: np.ndarray,
-    ) -> list[KeywordHit]:
-        """Drop allowed hits, merge overlapping ones, map to the original, drop pure digits."""
+    def _groups(self, end: np.ndarray, value: np.ndarray) -> _Groups:
+        """Drop allowed hits and merge overlapping ones, in bulk (key offsets).
+
+        Each group of overlapping hits takes its longest member's term (the first in
+        order on a tie) and the highest severity of its members.
+        """
+        start, entry = end - self._length[value], self._entry[value]
+        hit = entry >= 0
         a_start, a_end = start[~hit], end[~hit]
         s, e, entry = start[hit], end[hit], entry[hit]
         word = self._word[entry]
@@ -243,12 +239,10 @@ class KeywordMatcher:
             j = np.searchsorted(a_start, s, side="right")
             inside = (j > 0) & (reach[np.maximum(j - 1, 0)] >= e)
             s, e, entry = s[~inside], e[~inside], entry[~inside]
-            if not s.size:
-                return []
+        if not s.size:
+            return _NO_GROUPS
         order = np.lexsort((-e, s))
         s, e, entry = s[order], e[order], entry[order]
-        # Merge overlapping spans into groups; each takes its longest member's term
-        # (the first in order on a tie) and the highest severity of its members.
         reach = np.maximum.accumulate(e)
         starts_group = np.concatenate(([True], s[1:] >= reach[:-1]))
         first = np.flatnonzero(starts_group)
@@ -258,7 +252,45 @@ class KeywordMatcher:
         in_group = group[longest]
         main = entry[longest[np.concatenate(([True], in_group[1:] != in_group[:-1]))]]
         rank = np.maximum.reduceat(self._rank[entry], first)
-        o_start, o_end = norm.key_spans(s[first], np.maximum.reduceat(e, first))
+        return s[first], np.maximum.reduceat(e, first), main, rank
+
+    def _groups_of_few(self, found: list[list[int]]) -> _Groups:
+        """:meth:`_groups` for a few matches, one at a time."""
+        spans, allowed = [], []
+        for end, value in found:
+            e = end + 1
+            s, i = e - self._lengths[value], self._entries[value]
+            if i < 0:
+                allowed.append((s, e))
+            else:  # word entries carry their boundary spaces
+                spans.append((s + self._words[i], e - self._words[i], i))
+        spans = [t for t in spans if not any(a <= t[0] and b >= t[1] for a, b in allowed)]
+        if not spans:
+            return _NO_GROUPS
+        spans.sort(key=lambda t: (t[0], -t[1]))
+        heads: list[list[int]] = []  # [start, end, main entry, rank, main length]
+        for s, e, i in spans:
+            if heads and s < heads[-1][1]:
+                head = heads[-1]
+                head[1] = max(head[1], e)
+                if e - s > head[4]:
+                    head[2], head[4] = i, e - s
+                head[3] = max(head[3], self._ranks[i])
+            else:
+                heads.append([s, e, i, self._ranks[i], e - s])
+        g_start, g_end, g_main, g_rank = (np.array([h[k] for h in heads]) for k in range(4))
+        return g_start, g_end, g_main, g_rank
+
+    def _hits(
+        self,
+        norm: Normalized,
+        start: np.ndarray,
+        end: np.ndarray,
+        main: np.ndarray,
+        rank: np.ndarray,
+    ) -> list[KeywordHit]:
+        """Hits from groups of key spans: mapped to the original, pure digits dropped."""
+        o_start, o_end = norm.key_spans(start, end)
         # A hit on pure digits ("455" reads as "ass" in leetspeak) is dropped: only
         # hits that start with a digit, a space or a non-ASCII character can be one.
         c = norm.code_points(o_start)
@@ -280,6 +312,14 @@ class KeywordMatcher:
 
 def _all_digits(text: str) -> bool:
     return text.replace(" ", "").isdigit()
+
+
+_Groups = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+"""Merged hits: key start, key end, main entry and severity rank of each."""
+_NONE = np.zeros(0, dtype=np.int64)
+_NO_GROUPS: _Groups = (_NONE, _NONE, _NONE, _NONE)
+_FEW = 32
+"""Up to this many automaton matches are resolved in Python rather than numpy."""
 
 
 @lru_cache(maxsize=1)

@@ -68,7 +68,10 @@ def concat_ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
 
 
 def sorted_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Sorted distinct values of two increasing integer arrays, in linear time."""
-    at = np.searchsorted(a, b)
-    new = a[np.minimum(at, len(a) - 1)] != b if len(a) else np.ones(len(b), dtype=bool)
-    return np.insert(a, at[new], b[new])
+    """Sorted distinct values of two increasing integer arrays.
+
+    A stable sort (timsort) of the two runs is a linear merge.
+    """
+    both = np.concatenate((a, b))
+    both.sort(kind="stable")
+    return both[np.concatenate(([True], both[1:] != both[:-1]))] if both.size else both

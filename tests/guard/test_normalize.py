@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from trainguard.guard.normalize import decode_tag_characters, key_of, normalize
-from trainguard.guard.offsets import DropMap, FoldMap
+from trainguard.guard.offsets import DropMap, FoldMap, concat_ranges, sorted_union
 
 
 @pytest.mark.parametrize(
@@ -78,6 +78,12 @@ def test_offset_maps_equal_their_dense_form() -> None:
         dropped = np.flatnonzero(rng.random(n) < 0.4)
         kept = np.delete(np.arange(n), dropped)
         assert np.array_equal(DropMap(dropped)(np.arange(len(kept))), kept)
+        other = np.flatnonzero(rng.random(n) < 0.3)
+        assert np.array_equal(sorted_union(dropped, other), np.union1d(dropped, other))
+        starts = np.sort(rng.choice(100, 5, replace=False))
+        ends = starts + rng.integers(1, 4, 5)
+        ranges = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)])
+        assert np.array_equal(concat_ranges(starts, ends), ranges)
 
 
 def test_key_index_points_at_the_character_each_key_letter_comes_from() -> None:

@@ -2,8 +2,10 @@
 
 For each trojaned model of the zoo (benchmarks/backdoor_zoo.py) the defender holds the
 1,000 clean MNIST rows of the zoo's defender split: Neural Cleanse reverses the trigger
-of its suspected target on 500 of them and unlearning fine-tunes on all 1,000 with 20 %
-stamped (Wang et al. 2019); Fine-Pruning prunes the last convolution's dormant channels
+of its suspected target on 500 of them (the trigger saved by
+``backdoor_model_detection.py`` when it has scanned the model, else run here) and
+unlearning fine-tunes on all 1,000 with ``--stamp-fraction`` (20 %) stamped
+(Wang et al. 2019); Fine-Pruning prunes the last convolution's dormant channels
 (stopping at a 4 % accuracy drop) and fine-tunes on the same rows (Liu et al. 2018).
 Attack success uses the real trigger on the 1,000 evaluation rows. Aim: attack success
 at most 5 % with clean accuracy down at most 2 points. No peer: ART's Neural Cleanse
@@ -24,15 +26,35 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.backdoor_model_detection import N_CLEAN_IMAGES, TRIGGERS
 from benchmarks.backdoor_zoo import load_zoo, mnist_splits, tensors, trigger_of
 from benchmarks.common import print_table
-from trainguard.backdoor import backdoor_test_set, fine_prune, neural_cleanse, unlearn
+from trainguard.backdoor import (
+    ImageTrigger,
+    backdoor_test_set,
+    fine_prune,
+    neural_cleanse,
+    unlearn,
+)
+
+
+def reversed_trigger(model: torch.nn.Module, x: torch.Tensor, index: int) -> ImageTrigger:
+    """NC's trigger for its suspected target: saved by the model-detection scan, or run now."""
+    saved = TRIGGERS / f"model_{index:03d}.npz"
+    if saved.exists():
+        with np.load(saved) as z:
+            mask, pattern = z["mask"], z["pattern"]
+        return ImageTrigger("reversed", mask, pattern, np.zeros_like(pattern))
+    nc = neural_cleanse(model, x[:N_CLEAN_IMAGES], seed=index)
+    return nc.triggers[nc.target]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--models", type=int, default=40)
     ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--stamp-fraction", type=float, default=0.2)
+    ap.add_argument("--lr", type=float, default=1e-3)
     args = ap.parse_args()
     torch.set_num_threads(2)
     splits = mnist_splits()
@@ -48,12 +70,13 @@ def main() -> None:
         bt = backdoor_test_set(splits.evaluation, trigger_of(entry), target=entry.target)
         triggered = tensors(bt)
         t0 = time.perf_counter()
-        nc = neural_cleanse(model, xd[:500], seed=entry.index)
         rep = unlearn(
             model,
             xd,
             yd,
-            nc.triggers[nc.target],
+            reversed_trigger(model, xd, entry.index),
+            stamp_fraction=args.stamp_fraction,
+            lr=args.lr,
             epochs=args.epochs,
             seed=entry.index,
             test=test,

@@ -85,3 +85,19 @@ def test_model_side_bad_input(digits_models):
         neural_cleanse(m, torch.zeros(10, 1, 8, 8), steps=0)
     with pytest.raises(ParameterError, match="'forms' parameter"):
         neuron_stimulation_scan(m, torch.zeros(10, 1, 8, 8), forms=("blur",))
+
+
+def test_cost_schedule_follows_the_authors_lambda_control():
+    from trainguard.backdoor.neural_cleanse import _CostSchedule
+
+    s = _CostSchedule(1, init_cost=1e-3, patience=2, multiplier=1.5, early_stop_patience=2)
+    yes, no = torch.tensor([True]), torch.tensor([False])
+    l1 = torch.tensor([5.0])
+    costs, done = [], []
+    for ok in (no, yes, yes, yes, yes, no, no):
+        done.append(bool(s.update(ok, l1)[0]))
+        costs.append(float(s.cost[0]))
+    # 0 until two successful epochs, then 1e-3, x1.5 after two more, / 1.5**1.5 after two failures
+    np.testing.assert_allclose(costs, [0, 0, 1e-3, 1e-3, 1.5e-3, 1.5e-3, 1.5e-3 / 1.5**1.5])
+    # the norm never improved, but a label only stops once lambda has moved both ways
+    assert done == [False] * 6 + [True]

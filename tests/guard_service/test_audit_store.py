@@ -6,6 +6,8 @@ import asyncio
 import fcntl
 import os
 import threading
+import time
+import uuid
 from collections import Counter
 from concurrent.futures import Future
 from pathlib import Path
@@ -16,6 +18,7 @@ from tests.guard_service.conftest import reset_postgres
 from trainguard.guard.result import Decision
 from trainguard.guard.service import AuditQuery, AuditRecord, create_key, open_store, revoke_key
 from trainguard.guard.service.audit import AuditStore, AuditWriter, content_hash
+from trainguard.guard.service.audit.record import new_request_id
 from trainguard.guard.service.audit.sqlite import WRITER_LOCK_SUFFIX, integrity_check
 from trainguard.guard.service.audit.store import ROWS_PER_INSERT
 
@@ -212,3 +215,14 @@ def test_waiting_requests_share_one_commit_made_when_the_writer_lock_frees(
     # At most the writer's first pick commits alone; the rest queued meanwhile share one commit.
     assert sum(groups) == 30 and len(groups) <= 2, groups
     store.close()
+
+
+def test_request_ids_are_uuid7_ordered_by_time() -> None:
+    first = new_request_id()
+    time.sleep(0.002)
+    ids = [new_request_id() for _ in range(2000)]
+    assert len(set(ids)) == 2000 and all(len(i) == 32 for i in ids)
+    u = uuid.UUID(first)
+    assert u.version == 7 and u.variant == uuid.RFC_4122
+    assert abs((u.int >> 80) - time.time() * 1000) < 5000  # the leading 48 bits: Unix ms
+    assert all(first < i for i in ids)  # made later, sorts later (a millisecond apart)

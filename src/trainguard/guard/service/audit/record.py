@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 import uuid
 from typing import Any, Literal
@@ -23,8 +24,17 @@ def content_hash(text: str) -> str:
 
 
 def new_request_id() -> str:
-    """A random 128-bit request id, hex."""
-    return uuid.uuid4().hex
+    """A time-ordered 128-bit request id, hex: a UUID version 7 (RFC 9562, section 5.7).
+
+    48 bits of Unix time in milliseconds, then 74 random bits (and the version and
+    variant bits). Ids made later sort later, so the log's primary-key index grows at
+    its right edge: a commit touches one index page instead of one random page per
+    record, and a large log does not read scattered index pages back from disk.
+    """
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")  # 80 bits; 74 are used
+    value = (ms & (2**48 - 1)) << 80 | 0x7 << 76 | (rand >> 68) << 64 | 0b10 << 62
+    return uuid.UUID(int=value | (rand & (2**62 - 1))).hex
 
 
 class AuditRecord(BaseModel):

@@ -43,6 +43,8 @@ from trainguard.core.training import predict_logits
 from trainguard.core.validation import check_int, check_positive, check_real
 
 _TANH_EPS = 1e-6
+NC_STEPS = 1500
+"""Default cap on Neural Cleanse's optimisation steps per label."""
 
 
 @dataclass
@@ -192,7 +194,7 @@ def reverse_triggers(
     x: torch.Tensor,
     labels: list[int],
     *,
-    steps: int = 1500,
+    steps: int = NC_STEPS,
     batch_size: int = 32,
     lr: float = 0.1,
     init_cost: float = 1e-3,
@@ -296,7 +298,7 @@ def neural_cleanse(
     model: nn.Module,
     x: torch.Tensor,
     *,
-    steps: int = 1500,
+    steps: int = NC_STEPS,
     batch_size: int = 32,
     lr: float = 0.1,
     init_cost: float = 1e-3,

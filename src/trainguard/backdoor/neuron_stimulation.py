@@ -46,6 +46,10 @@ from trainguard.core.validation import check_choice, check_int, check_positive, 
 TriggerForm = Literal["patch", "perturbation"]
 
 
+STIMULATION_STEPS = 200
+"""Default optimisation steps per reversed trigger of the stimulation scan."""
+
+
 @dataclass
 class NeuronCandidate:
     """A candidate compromised neuron, the label it elevates and its reversed trigger."""
@@ -233,7 +237,7 @@ def reverse_neuron_trigger(
     form: TriggerForm = "patch",
     max_mask_size: float = 0.06,
     max_perturbation: float = 0.2,
-    steps: int = 200,
+    steps: int = STIMULATION_STEPS,
     batch_size: int = 32,
     lr: float = 0.1,
     others_weight: float = 1e-4,
@@ -313,7 +317,7 @@ def neuron_stimulation_scan(
     forms: tuple[TriggerForm, ...] = ("patch", "perturbation"),
     max_mask_size: float = 0.03,
     max_perturbation: float = 0.15,
-    steps: int = 200,
+    steps: int = STIMULATION_STEPS,
     threshold: float = 0.5,
     seed: int = 0,
 ) -> StimulationResult:

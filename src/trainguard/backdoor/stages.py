@@ -11,8 +11,8 @@ from torch import nn
 
 from trainguard.backdoor._nn import penultimate
 from trainguard.backdoor.data_detectors import ActivationClustering, SpectralSignatures
-from trainguard.backdoor.neural_cleanse import neural_cleanse
-from trainguard.backdoor.neuron_stimulation import neuron_stimulation_scan
+from trainguard.backdoor.neural_cleanse import NC_STEPS, neural_cleanse
+from trainguard.backdoor.neuron_stimulation import STIMULATION_STEPS, neuron_stimulation_scan
 from trainguard.backdoor.triggers import ImageTrigger
 from trainguard.core.datasets import Dataset
 from trainguard.core.findings import Finding, Severity, StageResult
@@ -37,20 +37,22 @@ def model_scan_findings(
     x_clean: torch.Tensor,
     *,
     detectors: Sequence[str] = MODEL_DETECTORS,
-    steps: int = 300,
+    steps: int | None = None,
     max_mask_size: float = 0.03,
     seed: int = 0,
 ) -> list[Finding]:
     """Run the model-side detectors on ``model`` with clean images; save their triggers.
 
-    ``steps`` is Neural Cleanse's step count (the stimulation scan uses two thirds of
-    it per trigger); ``max_mask_size`` bounds the stimulation scan's patch triggers.
+    ``steps`` caps Neural Cleanse's optimisation steps per label (the stimulation scan
+    uses two thirds of it per trigger); ``None`` keeps each detector's default (1500
+    and 200, the settings of the benchmarks). ``max_mask_size`` bounds the stimulation
+    scan's patch triggers.
     """
     for d in detectors:
         check_choice(d, "detectors", "model_scan_findings", MODEL_DETECTORS)
     findings: list[Finding] = []
     if "neural-cleanse" in detectors:
-        nc = neural_cleanse(model, x_clean, steps=steps, seed=seed)
+        nc = neural_cleanse(model, x_clean, steps=steps or NC_STEPS, seed=seed)
         pic = trigger_picture(
             run,
             f"{stage}_neural_cleanse_triggers",
@@ -67,8 +69,9 @@ def model_scan_findings(
         )
         findings += nc.to_findings(stage, evidence=[pic, bars])
     if "neuron-stimulation" in detectors:
+        abs_steps = STIMULATION_STEPS if steps is None else max(50, steps * 2 // 3)
         st = neuron_stimulation_scan(
-            model, x_clean, steps=max(50, steps * 2 // 3), max_mask_size=max_mask_size, seed=seed
+            model, x_clean, steps=abs_steps, max_mask_size=max_mask_size, seed=seed
         )
         shown = [c for c in st.candidates if c.trigger is not None][:5]
         pic = trigger_picture(

@@ -146,7 +146,14 @@ def scan_command(
         float, typer.Option(help="Spectral signatures: bound on a class's poisoned share.")
     ] = 0.1,
     limit: Annotated[int, typer.Option(min=2, help="Clean reference rows to use.")] = 500,
-    steps: Annotated[int, typer.Option(min=1, help="Optimisation steps per trigger.")] = 300,
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Neural Cleanse steps per label, a cap (default 1500; the stimulation "
+            "scan uses two thirds, default 200).",
+        ),
+    ] = None,
     max_mask_size: Annotated[
         float, typer.Option(help="Neuron stimulation: patch size bound, share of the pixels.")
     ] = 0.03,
@@ -208,14 +215,16 @@ def repair_command(
     test_fraction: Annotated[float, typer.Option(min=0.05, max=0.9)] = 0.3,
     limit: Annotated[int | None, typer.Option(min=10, help="Use at most this many rows.")] = None,
     epochs: Annotated[int, typer.Option(min=1, help="Fine-tuning epochs.")] = 2,
-    steps: Annotated[int, typer.Option(min=1, help="Neural Cleanse steps (unlearning).")] = 300,
+    steps: Annotated[
+        int | None, typer.Option(min=1, help="Neural Cleanse steps per label (default 1500).")
+    ] = None,
     max_attack_success: Annotated[float, typer.Option(help="Gate on attack success.")] = 0.05,
     max_accuracy_drop: Annotated[float, typer.Option(help="Gate on lost accuracy.")] = 0.02,
     seed: Seed = 0,
     runs: Runs = Path("runs"),
 ) -> int:
     """Remove a backdoor: unlearn the reversed trigger, or fine-prune dormant channels."""
-    from trainguard.backdoor.neural_cleanse import neural_cleanse
+    from trainguard.backdoor.neural_cleanse import NC_STEPS, neural_cleanse
     from trainguard.backdoor.repair import fine_prune, unlearn
     from trainguard.backdoor.stages import trigger_picture
     from trainguard.core.stage import recorded_stage
@@ -233,7 +242,7 @@ def repair_command(
     say(ctx, f"repairing {model} by {method} with {len(fit_part)} clean rows")
     with recorded_stage(run, "backdoor-repair", "Backdoor repair") as stage:
         if method == "unlearning":
-            nc = neural_cleanse(net, x_fit, steps=steps, seed=seed)
+            nc = neural_cleanse(net, x_fit, steps=steps or NC_STEPS, seed=seed)
             trig = nc.triggers[nc.target]
             if trig_xy is None:  # no known trigger: measure the reversed one
                 keep = test[1] != nc.target

@@ -5,7 +5,8 @@ Trains the zoo CNN on 8,000 MNIST test-set images (2,000 held out) with each met
 held out for validation, the recipe of Wong et al. 2020; ``METHOD+ramp``: the training
 radius grown linearly from 0 to 0.3 over the first ``--eps-ramp`` epochs) at L-inf eps
 0.3 and reports clean accuracy, accuracy under FGSM, PGD-40 (ours and torchattacks') and
-APGD-CE at 0.1/0.2/0.3, the gradient-masking verdict, and the training time. Trained models are cached in ~/.cache/trainguard/robustness/.
+APGD-CE at 0.1/0.2/0.3, the gradient-masking verdict, and the training time. Trained
+models are cached in ~/.cache/trainguard/robustness/.
 
     flock /tmp/trainguard-heavy.lock .venv/bin/python -m benchmarks.robust_mnist
 

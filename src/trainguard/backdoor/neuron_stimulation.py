@@ -13,9 +13,10 @@ Brain Stimulation" (ACM CCS). Three steps:
    elevates most: a compromised neuron lifts one label above all others for every input.
 2. Trigger reverse engineering for the ``top_k`` candidates of highest elevation: a
    trigger that maximises the candidate's activation (lightly penalising the layer's
-   other neurons, then also raising the elevated label's logit), either a pixel patch (mask L1 size bounded by ``max_mask_size`` of the
-   image) or, for ABS's feature-space case (blended and signal triggers), a full-image
-   perturbation bounded by ``max_perturbation`` in L-inf.
+   other neurons, then also raising the elevated label's logit), either a pixel patch
+   (mask L1 size bounded by ``max_mask_size`` of the image) or, for ABS's feature-space
+   case (blended and signal triggers), a full-image perturbation bounded by
+   ``max_perturbation`` in L-inf.
 3. REASR: the fraction of clean inputs that the reversed trigger sends to the
    candidate's label. The model is trojaned when the best REASR reaches ``threshold``.
 """
@@ -44,8 +45,6 @@ from trainguard.core.training import predict_logits
 from trainguard.core.validation import check_choice, check_int, check_positive, check_real
 
 TriggerForm = Literal["patch", "perturbation"]
-
-
 STIMULATION_STEPS = 200
 """Default optimisation steps per reversed trigger of the stimulation scan."""
 

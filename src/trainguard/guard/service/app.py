@@ -7,8 +7,8 @@
 
 Layers, outside in: the :class:`~trainguard.guard.service.gate.Gate` (401, 429, 413),
 the :class:`~trainguard.guard.service.fastpath.GuardFastPath` (well-formed
-``/v1/guard/input|output`` requests), FastAPI's validation (422), the routes (guard API, OpenAI-compatible proxy,
-dashboard, health), and the service state opened in the lifespan (audit store and
+``/v1/guard/input|output`` requests), FastAPI's validation (422), the routes (guard
+API, OpenAI-compatible proxy, dashboard, health), and the service state opened in the lifespan (audit store and
 group-commit writer, one Guard per policy, the upstream client).
 """
 

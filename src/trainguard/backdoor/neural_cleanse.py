@@ -11,8 +11,8 @@ and the dynamic ``lambda`` of the authors' code: 0 until the trigger reaches
 ``patience`` epochs at or above the threshold multiply it by 1.5 and ``patience``
 epochs below divide it by 1.5 ** 1.5; a label stops early once ``lambda`` has moved both
 ways and its best norm has not improved for ``5 * patience`` epochs. The smallest mask
-that reaches the threshold is kept. A label whose mask L1 norm lies below the median with an anomaly index
-(``|x - median| / (1.4826 * MAD)``) above 2 is an infected label. The compromised
+that reaches the threshold is kept. A label whose mask L1 norm lies below the median
+with an anomaly index (``|x - median| / (1.4826 * MAD)``) above 2 is an infected label. The compromised
 neurons are the penultimate-layer neurons whose mean activation rises most when the
 reversed trigger is stamped on clean inputs (Section VI-A).
 

@@ -5,9 +5,10 @@ and Tensor Trust attacks reported separately. Negatives: 980 benign prompts (Alp
 + Self-Instruct seed tasks); XSTest's 250 safe prompts with trigger words are reported
 as a second false-positive rate. Each detector's threshold is the smallest one whose
 FPR on the benign prompts is <= 1%; the detection rate is then measured at it. The
-trained classifier is cross-validated (2 folds over jailbreaks and benign prompts; in
-each, fitted on 80% of the training fold, threshold set on the benign prompts of the
-other 20%, measured on the test fold). Also shown: the default policy's
+trained classifier is cross-validated (5 folds over jailbreaks and benign prompts; in
+each, fitted on the training fold less 40% of its benign prompts, its threshold set on
+those held-out prompts two ways: the empirical 1% quantile, and the Neyman-Pearson
+umbrella threshold of :mod:`trainguard.guard.calibration`; measured on the test fold). Also shown: the default policy's
 fixed threshold (flag at 0.4).
 
 Run: flock /tmp/trainguard-heavy.lock .venv/bin/python -m benchmarks.guard_injection
@@ -22,6 +23,7 @@ from benchmarks.guard_data import benign_prompts, injection_sets, jailbreaks, xs
 from trainguard.guard.embeddings import AttackSimilarity
 from trainguard.guard.injection import InjectionHeuristics, noisy_or
 from trainguard.guard.textclf import TextClassifier
+from trainguard.privacy.audit import clopper_pearson
 
 
 def _threshold(benign: np.ndarray, fpr: float = 0.01) -> float:
@@ -30,6 +32,9 @@ def _threshold(benign: np.ndarray, fpr: float = 0.01) -> float:
         if (benign >= t).mean() <= fpr:
             return float(t)
     return float("inf")
+
+
+FOLDS = 5
 
 
 def main() -> None:
@@ -60,32 +65,63 @@ def main() -> None:
                  (fixed["ben"] >= 0.4).mean(), (fixed["xs"] >= 0.4).mean(),
                  *[(fixed[k] >= 0.4).mean() for k in others]])  # fmt: skip
 
-    rng = np.random.default_rng(0)
-    texts = jb + ben
-    y = np.array([1] * len(jb) + [0] * len(ben))
-    fold = rng.permutation(len(texts)) % 2
-    tpr, fpr = [], []
-    for k in (0, 1):
-        # fit on 80% of the training fold, set the threshold on its other 20%'s benign prompts
-        calib = (fold != k) & (rng.random(len(texts)) < 0.2)
-        tr, te = (fold != k) & ~calib, fold == k
-        model = TextClassifier(seed=0).fit([texts[i] for i in np.flatnonzero(tr)], y[tr])
-        p_cal = model.predict_proba([texts[i] for i in np.flatnonzero(calib & (y == 0))])
-        t = _threshold(p_cal)
-        p_te = model.predict_proba([texts[i] for i in np.flatnonzero(te)])
-        tpr.append((p_te[y[te] == 1] >= t).mean())
-        fpr.append((p_te[y[te] == 0] >= t).mean())
-    rows.append(["trained classifier (2-fold CV, mean of folds)", float("nan"), float(np.mean(tpr)),
-                 float(np.mean(fpr)), float("nan"), *[float("nan")] * len(others)])  # fmt: skip
+    rows += _trained_classifier_rows(jb, ben, len(others))
     print_table(
         f"Jailbreak detection at FPR <= 1% on {len(ben)} benign prompts ({len(jb)} in-the-wild jailbreaks)",
         ["detector", "threshold", "jailbreak TPR", "benign FPR", "XSTest-safe FPR", *others],
         rows,
     )
-    for k in (0, 1):
-        print(
-            f"trained classifier, test fold {k}: jailbreak TPR {tpr[k]:.4f}, benign FPR {fpr[k]:.4f}"
+
+
+def _trained_classifier_rows(jb: list[str], ben: list[str], n_others: int) -> list[list[object]]:
+    """Cross-validate the trained classifier under two thresholds.
+
+    Both are set on the same held-out benign prompts (40% of the training fold's): the
+    empirical 1% quantile, and the Neyman-Pearson umbrella threshold (FPR <= 1% with 95%
+    confidence).
+    """
+    rng = np.random.default_rng(0)
+    texts = jb + ben
+    y = np.array([1] * len(jb) + [0] * len(ben))
+    fold = rng.permutation(len(texts)) % FOLDS
+    flagged = {
+        name: np.zeros(len(y), dtype=bool) for name in ("empirical 1% quantile", "NP umbrella")
+    }
+    for k in range(FOLDS):
+        benign_tr = np.flatnonzero((fold != k) & (y == 0))
+        calib = np.zeros(len(y), dtype=bool)
+        calib[rng.choice(benign_tr, size=round(0.4 * len(benign_tr)), replace=False)] = True
+        tr, te = (fold != k) & ~calib, fold == k
+        model = TextClassifier(seed=0).fit([texts[i] for i in np.flatnonzero(tr)], y[tr])
+        cal_texts = [texts[i] for i in np.flatnonzero(calib)]
+        p_te = model.predict_proba([texts[i] for i in np.flatnonzero(te)])
+        cuts = {
+            "empirical 1% quantile": _threshold(model.predict_proba(cal_texts)),
+            "NP umbrella": model.calibrate(cal_texts, max_fpr=0.01, confidence=0.95).threshold,
+        }
+        for name, t in cuts.items():
+            flagged[name][te] = p_te >= t
+            fp, nb = int(flagged[name][te & (y == 0)].sum()), int((te & (y == 0)).sum())
+            tpr = flagged[name][te & (y == 1)].mean()
+            print(f"trained classifier, {name}, test fold {k}: TPR {tpr:.4f}, FPR {fp}/{nb}")
+    rows: list[list[object]] = []
+    for name, f in flagged.items():
+        fp, nb = int(f[y == 0].sum()), int((y == 0).sum())
+        upper = clopper_pearson(fp, nb, alpha=0.1)[1]  # one-sided 95% upper bound
+        label = (
+            f"trained classifier, {name} ({FOLDS}-fold CV; FPR {fp}/{nb}, 95% upper {upper:.4f})"
         )
+        rows.append(
+            [
+                label,
+                float("nan"),
+                f[y == 1].mean(),
+                fp / nb,
+                float("nan"),
+                *[float("nan")] * n_others,
+            ]
+        )
+    return rows
 
 
 if __name__ == "__main__":

@@ -91,24 +91,44 @@ def train_command(
     ] = None,
     text_column: Annotated[str, typer.Option(help="Text column.")] = "text",
     label_column: Annotated[str, typer.Option(help="Label column (1 = harmful).")] = "label",
+    max_fpr: Annotated[
+        float | None,
+        typer.Option(
+            help="Hold out benign rows and set the threshold so the false-positive rate is at "
+            "most this (with --confidence); default threshold 0.5."
+        ),
+    ] = None,
+    confidence: Annotated[float, typer.Option(help="Confidence of the --max-fpr bound.")] = 0.95,
+    calibration_share: Annotated[
+        float, typer.Option(help="Share of benign rows held out for --max-fpr.")
+    ] = 0.4,
     seed: int = 0,
 ) -> int:
     """Train a classifier for the toxicity or injection check (use it as trained:DIR)."""
-    from trainguard.guard.textclf import TextClassifier
+    from trainguard.guard.textclf import TextClassifier, fit_calibrated
 
     if task not in ("toxicity", "injection"):
         raise DataError(f"--task must be 'toxicity' or 'injection'; got {task!r}")
     texts, labels = _read_labelled(data, text_column, label_column)
     with progress_bar(f"training the {task} classifier", total=2) as bar:
-        model = TextClassifier(seed=seed).fit(texts, labels)
+        if max_fpr is None:
+            model = TextClassifier(seed=seed).fit(texts, labels)
+        else:
+            model = fit_calibrated(
+                texts, labels, max_fpr=max_fpr, confidence=confidence,
+                calibration_share=calibration_share, seed=seed,
+            )  # fmt: skip
         model.task = task
         bar.advance()
         folder = model.save(out or Path(f"guard-{task}-model"))
         bar.advance()
     if state(ctx).json:
-        emit_json({"model": str(folder), "task": task, "rows": len(texts)})
+        emit_json(
+            {"model": str(folder), "task": task, "rows": len(texts), "threshold": model.threshold}
+        )
     elif not state(ctx).quiet:
         console().print(
-            f"trained {task} classifier on {len(texts)} rows -> {folder} (use trained:{folder})"
+            f"trained {task} classifier on {len(texts)} rows -> {folder} (use trained:{folder}); "
+            f"threshold {model.threshold:.4g}"
         )
     return EXIT_OK

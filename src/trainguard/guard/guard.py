@@ -193,9 +193,10 @@ class Guard:
         if self.injection_classifier is not None:
             p = float(self.injection_classifier.predict_proba([norm.folded])[0])
             details["classifier"] = p
-            if p >= 0.5:
-                score = max(score, p)
-                reasons.append(f"classifier p={p:.2f}")
+            cut = float(getattr(self.injection_classifier, "threshold", 0.5))
+            if p >= cut:  # a calibrated threshold flags at least
+                score = max(score, p, pol.flag)
+                reasons.append(f"classifier p={p:.2f} >= {cut:.2f}")
         decision = (
             Decision.BLOCK
             if score >= pol.block

@@ -3,7 +3,9 @@
 Features are hashed word 1-2-grams and character 2-5-grams (within word boundaries)
 of the folded text (:func:`trainguard.guard.normalize.normalize`), weighted by
 sublinear TF-IDF and L2-normalised; a logistic regression with balanced class
-weights scores them. Training uses scikit-learn; the fitted state is only arrays
+weights scores them. The decision threshold is 0.5 unless :meth:`TextClassifier.calibrate`
+sets one with a false-positive guarantee on held-out benign texts
+(:mod:`trainguard.guard.calibration`). Training uses scikit-learn; the fitted state is only arrays
 (IDF weights, coefficients, intercept) written as JSON + ``.npz`` with
 ``allow_pickle=False``, so a stored model never executes code when it is loaded.
 
@@ -24,7 +26,7 @@ from scipy import sparse
 
 from trainguard.core.atomic import atomic_open, atomic_write_text
 from trainguard.core.errors import DataError, ModelError, NotFittedError
-from trainguard.core.validation import check_int, check_positive
+from trainguard.core.validation import check_int, check_positive, check_real
 from trainguard.guard.normalize import normalize
 
 FORMAT = "trainguard-textclf/1"
@@ -68,6 +70,9 @@ class TextClassifier:
         self.coef_: np.ndarray | None = None
         self.intercept_: float = 0.0
         self.task: str = ""
+        self.threshold: float = 0.5
+        """Probability at or above which a text counts as harmful."""
+        self.calibration: dict[str, float] = {}
 
     def _counts(self, texts: Sequence[str]) -> sparse.csr_matrix:
         folded = [normalize(t).folded for t in texts]
@@ -114,6 +119,25 @@ class TextClassifier:
         """Probability of the harmful class for each text (shape ``(n,)``)."""
         return 1.0 / (1.0 + np.exp(-self.decision_function(texts)))
 
+    def calibrate(
+        self, benign_texts: Sequence[str], *, max_fpr: float = 0.01, confidence: float = 0.95
+    ) -> TextClassifier:
+        """Set :attr:`threshold` on benign texts the model was not fitted on.
+
+        The false-positive rate at it is at most ``max_fpr`` with probability ``confidence``
+        (:func:`~trainguard.guard.calibration.np_threshold`).
+        """
+        from trainguard.guard.calibration import np_threshold
+
+        scores = self.predict_proba(benign_texts)
+        self.threshold = np_threshold(scores, max_fpr=max_fpr, confidence=confidence)
+        self.calibration = {
+            "max_fpr": max_fpr,
+            "confidence": confidence,
+            "benign_texts": len(benign_texts),
+        }
+        return self
+
     def save(self, folder: str | Path) -> Path:
         """Write the model to ``folder`` (JSON metadata + arrays, no pickle)."""
         if self.coef_ is None or self.idf_ is None:
@@ -130,6 +154,8 @@ class TextClassifier:
             "C": self.C,
             "seed": self.seed,
             "intercept": self.intercept_,
+            "threshold": self.threshold,
+            "calibration": self.calibration,
             "default_idf": float(self.idf_.max()),
         }
         atomic_write_text(out / _META, json.dumps(meta, indent=2) + "\n")
@@ -155,4 +181,46 @@ class TextClassifier:
         m.idf_[index] = idf
         m.intercept_ = float(meta["intercept"])
         m.task = str(meta.get("task", ""))
+        m.threshold = float(meta.get("threshold", 0.5))
+        m.calibration = dict(meta.get("calibration", {}))
         return m
+
+
+def fit_calibrated(
+    texts: Sequence[str],
+    labels: Sequence[int] | np.ndarray,
+    *,
+    max_fpr: float = 0.01,
+    confidence: float = 0.95,
+    calibration_share: float = 0.4,
+    seed: int = 0,
+    **options: Any,
+) -> TextClassifier:
+    """Fit on the harmful texts and part of the benign ones, calibrate on the benign rest.
+
+    ``calibration_share`` of the benign texts, and at least
+    :func:`~trainguard.guard.calibration.min_calibration_size`, are held out for
+    :meth:`TextClassifier.calibrate`; ``options`` go to :class:`TextClassifier`.
+    """
+    from trainguard.guard.calibration import min_calibration_size
+
+    share = check_real(
+        calibration_share, "calibration_share", "fit_calibrated", low=0.0, high=1.0,
+        low_open=True, high_open=True,
+    )  # fmt: skip
+    y = np.asarray(labels).astype(int)
+    if len(texts) != len(y):
+        raise DataError(f"got {len(texts)} texts but {len(y)} labels")
+    benign = np.flatnonzero(y == 0)
+    held = max(round(share * len(benign)), min_calibration_size(max_fpr, confidence))
+    if held >= len(benign):
+        raise DataError(
+            f"calibrating at max_fpr={max_fpr}, confidence={confidence} holds out {held} benign "
+            f"texts; got only {len(benign)} (add benign rows, or raise max_fpr / lower confidence)"
+        )
+    held_out = np.zeros(len(y), dtype=bool)
+    held_out[np.random.default_rng(seed).choice(benign, size=held, replace=False)] = True
+    model = TextClassifier(seed=seed, **options)
+    model.fit([t for t, h in zip(texts, held_out, strict=True) if not h], y[~held_out])
+    calib = [t for t, h in zip(texts, held_out, strict=True) if h]
+    return model.calibrate(calib, max_fpr=max_fpr, confidence=confidence)

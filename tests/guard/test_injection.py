@@ -5,9 +5,23 @@ import codecs
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trainguard.core.errors import DataError
-from trainguard.guard.injection import InjectionHeuristics, load_patterns, noisy_or
+from trainguard.guard.injection import (
+    _BASE64,
+    _BASE64_CHARS,
+    _HEX,
+    _HEX_CHARS,
+    InjectionHeuristics,
+    _has_run,
+    load_patterns,
+    noisy_or,
+)
+from trainguard.guard.normalize import normalize
+
+_HEUR = InjectionHeuristics()
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +124,40 @@ def test_anchors_are_a_sound_precheck() -> None:
             m = p.regex.search(text)
             if m and anchors(p.regex.pattern):
                 assert any(m.group().startswith(a) for a in anchors(p.regex.pattern))
+    assert anchors(r"\b(?:please|kindly)?\s*ignore") == ()  # an optional group anchors nothing
+    assert anchors(r"<?system>") == ()
+    assert anchors(r"\bab*c") == ("a",)
+    assert anchors(r"(?:^|\n)\s*system\s*:") == ("\n",)
+
+
+_WORDS = [
+    "ignore", "all", "previous", "instructions", "you", "are", "now", "dan", "do", "anything",
+    "developer", "mode", "reveal", "your", "system", "prompt", "as", "an", "ai", "no", "rules",
+    "without", "restrictions", "###", "system:", "[inst]", "<system>", "```", "never", "refuse",
+    "i", "am", "gpt", "x", "disregard", "above", "tell", "me", "what", "is", "the", "secret",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_WORDS), st.sampled_from([" ", "\n", "", ", ", "-"]))))
+def test_anchored_matching_finds_what_a_full_search_finds(parts: list[tuple[str, str]]) -> None:
+    heur = _HEUR
+    norm = normalize("".join(w + sep for w, sep in parts))
+    expected = []
+    for p in heur.patterns:
+        m = p.regex.search(norm.folded)
+        if m:
+            s, e = norm.folded_span(*m.span())
+            expected.append((p.category, p.weight, s, e))
+    got = [(m.category, m.weight, m.start, m.end) for m in heur._matches(norm, "text")]
+    assert got == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789abcdefXYZ+/=: \n\u00e9", max_size=80))
+def test_run_prechecks_hold_whenever_the_payload_expressions_match(text: str) -> None:
+    one_byte = text.encode("ascii", "replace")
+    if _BASE64.search(text):
+        assert _has_run(one_byte, _BASE64_CHARS, 16)
+    if _HEX.search(text):
+        assert _has_run(one_byte, _HEX_CHARS, 24)

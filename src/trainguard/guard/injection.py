@@ -25,11 +25,14 @@ import base64
 import binascii
 import codecs
 import re
+import string
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from trainguard.core.errors import DataError
+from trainguard.core.errors import DataError, require
 from trainguard.guard.normalize import Normalized, decode_tag_characters, normalize
 from trainguard.guard.textfiles import data_text, read_text, tsv_rows
 
@@ -38,7 +41,27 @@ INVISIBLE_WEIGHT = 0.5
 
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{16,}={0,2}(?![A-Za-z0-9+/=])")
 _HEX = re.compile(r"(?<![0-9a-fA-F])(?:[0-9a-fA-F]{2}[ :]?){12,}(?![0-9a-fA-F])")
-_ROT13_HINT = re.compile(r"\b(?:vtaber|qvfertneq|cerivbhf|vafgehpgvbaf|flfgrz|cebzcg)\b")
+_ROT13_WORDS = ("vtaber", "qvfertneq", "cerivbhf", "vafgehpgvbaf", "flfgrz", "cebzcg")
+_ROT13_HINT = re.compile(rf"\b(?:{'|'.join(_ROT13_WORDS)})\b")
+
+
+def _class_table(members: str) -> bytes:
+    return bytes(ord("x") if chr(b) in members else ord(".") for b in range(256))
+
+
+_DIGITS = "0123456789"
+_BASE64_CHARS = _class_table(string.ascii_letters + _DIGITS + "+/")
+_HEX_CHARS = _class_table(_DIGITS + "abcdefABCDEF :")
+
+
+def _has_run(ascii_text: bytes, table: bytes, length: int) -> bool:
+    """True when ``length`` consecutive characters of the text are in the table's class.
+
+    A cheap necessary condition for the base64 and hex expressions (a run of 16
+    base64 characters, 24 characters of hex digits and separators), tested before
+    either scans the text. ``ascii_text`` has one byte per code point.
+    """
+    return b"x" * length in ascii_text.translate(table)
 
 
 @dataclass(frozen=True)
@@ -138,8 +161,8 @@ def hidden_payloads(text: str) -> list[tuple[str, int, int, str]]:
     when it contains rot13-encoded instruction words, and Unicode tag characters.
     """
     out = []
-    long_token = max(map(len, text.split()), default=0) >= 16
-    for m in _BASE64.finditer(text) if long_token else ():
+    one_byte = text.encode("ascii", "replace")
+    for m in _BASE64.finditer(text) if _has_run(one_byte, _BASE64_CHARS, 16) else ():
         raw = m.group()
         try:
             decoded = _printable(base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True))
@@ -147,14 +170,15 @@ def hidden_payloads(text: str) -> list[tuple[str, int, int, str]]:
             decoded = None
         if decoded:
             out.append(("base64", m.start(), m.end(), decoded))
-    for m in _HEX.finditer(text):
+    for m in _HEX.finditer(text) if _has_run(one_byte, _HEX_CHARS, 24) else ():
         try:
             decoded = _printable(bytes.fromhex(re.sub(r"[ :]", "", m.group())))
         except ValueError:
             decoded = None
         if decoded:
             out.append(("hex", m.start(), m.end(), decoded))
-    if _ROT13_HINT.search(text.lower()):
+    lower = text.lower()
+    if any(w in lower for w in _ROT13_WORDS) and _ROT13_HINT.search(lower):
         out.append(("rot13", 0, len(text), codecs.encode(text, "rot13")))
     tags = "" if text.isascii() else decode_tag_characters(text)
     if tags:
@@ -184,22 +208,28 @@ def _split_top(expr: str) -> tuple[list[str], int]:
 
 
 def anchors(expr: str) -> tuple[str, ...]:
-    r"""Words one of which a pattern's match must start with (empty: no pre-check).
+    r"""Words one of which a pattern's match must start with (empty: no such words).
 
     Read from a leading ``\b(?:word...|word...)`` or ``\bword`` of an expression
     without top-level alternation; a trailing optional letter (``warnings?``) is
-    dropped from the anchor.
+    dropped from the anchor, and a leading group or literal that may be skipped
+    (``(?:...)?``, ``<?``) gives none. An expression starting with ``(?:^|\n)``
+    has the newline as anchor (its match may also start at the start of the text).
     """
     if len(_split_top(expr)[0]) > 1:
         return ()
+    if expr.startswith(_LINE_START):
+        return ("\n",)  # and the start of the text (see InjectionHeuristics._matches)
     for literal, anchor in (("<", "<"), ("\\[", "["), ("```", "```")):
         if expr.startswith(literal):
-            return (anchor,)
+            return () if expr[len(literal) : len(literal) + 1] in _OPTIONAL else (anchor,)
     if not expr.startswith("\\b"):
         return ()
     body = expr[2:]
     if body.startswith("(?:"):
-        alts, _ = _split_top(body[3:])
+        alts, end = _split_top(body[3:])
+        if body[3 + end + 1 : 3 + end + 2] in _OPTIONAL:
+            return ()
     else:
         alts = [body]
     out = []
@@ -208,7 +238,10 @@ def anchors(expr: str) -> tuple[str, ...]:
         if lead is None:
             return ()
         word = lead.group()
-        if alt[len(word) : len(word) + 1] == "?":
+        after = alt[len(word) : len(word) + 1]
+        if after == "{":
+            return ()
+        if after in ("?", "*"):
             word = word[:-1]
         if not word:
             return ()
@@ -216,8 +249,18 @@ def anchors(expr: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+_LINE_START = "(?:^|\\n)"
+_OPTIONAL = ("?", "*", "{")
+"""What after an anchor's last character may make it optional."""
+
+
 class InjectionHeuristics:
     """The heuristic layer: pattern library, decoded payloads and invisible characters.
+
+    A pattern with :func:`anchors` is tried only where one of its anchor words
+    starts (all found in one Aho-Corasick pass over the text, Aho and Corasick,
+    CACM 1975), with ``regex.match`` at each such position in order: the same first
+    match as ``regex.search``, which would try every position of the text.
 
     Parameters
     ----------
@@ -228,14 +271,34 @@ class InjectionHeuristics:
     def __init__(self, patterns: list[Pattern] | tuple[Pattern, ...] | None = None) -> None:
         self.patterns = tuple(default_patterns() if patterns is None else patterns)
         self._anchors = [anchors(p.regex.pattern) for p in self.patterns]
+        self._line_start = [p.regex.pattern.startswith(_LINE_START) for p in self.patterns]
+        self._automaton = _anchor_automaton(self._anchors)
+
+    def _starts(self, text: str) -> dict[int, list[int]]:
+        """Pattern index -> positions where one of its anchor words starts."""
+        out: dict[int, list[int]] = {}
+        if self._automaton is None:
+            return out
+        for end, (length, indices) in self._automaton.iter(text):
+            start = end - length + 1
+            for i in indices:
+                if i in out:
+                    out[i].append(start)
+                else:
+                    out[i] = [start]
+        return out
 
     def _matches(self, norm: Normalized, via: str) -> list[InjectionMatch]:
         out = []
         text = norm.folded
-        for p, words in zip(self.patterns, self._anchors, strict=True):
-            if words and not any(w in text for w in words):
-                continue  # none of the words the pattern starts with: it cannot match
-            m = p.regex.search(text)
+        starts = self._starts(text)
+        for i, p in enumerate(self.patterns):
+            if self._line_start[i]:
+                m = _first_match(p.regex, text, [0, *starts.get(i, ())])
+            elif self._anchors[i]:
+                m = _first_match(p.regex, text, starts.get(i, ()))
+            else:
+                m = p.regex.search(text)
             if m:
                 s, e = norm.folded_span(*m.span())
                 out.append(InjectionMatch(p.category, p.weight, s, e, norm.original[s:e], via))
@@ -258,3 +321,30 @@ class InjectionHeuristics:
         if norm.invisible >= 3:
             weights.append(INVISIBLE_WEIGHT)
         return InjectionScan(noisy_or(weights), matches, norm.invisible)
+
+
+def _anchor_automaton(words: list[tuple[str, ...]]) -> Any:
+    """Aho-Corasick automaton: anchor word -> (its length, indices of the patterns it anchors)."""
+    by_word: dict[str, list[int]] = {}
+    for i, ws in enumerate(words):
+        for w in dict.fromkeys(ws):
+            by_word.setdefault(w, []).append(i)
+    if not by_word:
+        return None
+    require("ahocorasick", "guard")
+    import ahocorasick
+
+    automaton = ahocorasick.Automaton()
+    for w, indices in by_word.items():
+        automaton.add_word(w, (len(w), tuple(indices)))
+    automaton.make_automaton()
+    return automaton
+
+
+def _first_match(regex: re.Pattern[str], text: str, starts: Iterable[int]) -> re.Match[str] | None:
+    """The match of ``regex`` at the first of ``starts`` where it matches (``None``: none)."""
+    for pos in sorted(set(starts)):
+        m = regex.match(text, pos)
+        if m:
+            return m
+    return None

@@ -52,6 +52,9 @@ class ServiceSettings(BaseSettings):
     """How long a looked-up API key is cached (a revoked key stops working after this)."""
     commit_batch: int = Field(default=256, gt=0)
     """Most audit records committed in one durable transaction (group commit)."""
+    checkpoint_records: int = Field(default=4096, gt=0)
+    """Records a process's audit writer commits between two checkpoints of SQLite's log
+    (run after a commit's requests are acknowledged, not inside the commit)."""
     switch_interval_ms: float = Field(default=0.25, gt=0)
     """The interpreter's thread switch interval in the service process (Python's default is 5 ms).
 

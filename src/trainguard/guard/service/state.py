@@ -46,7 +46,9 @@ class ServiceState:
         s = self.settings
         sys.setswitchinterval(s.switch_interval_ms / 1000)
         self.store = await anyio.to_thread.run_sync(open_store, s.db)
-        self.writer = AuditWriter(self.store, max_batch=s.commit_batch)
+        self.writer = AuditWriter(
+            self.store, max_batch=s.commit_batch, checkpoint_every=s.checkpoint_records
+        )
         policies = load_policies(s.policies)
         self.pool = await anyio.to_thread.run_sync(
             lambda: GuardPool(policies, inline_chars=s.inline_chars, timeout_s=s.request_timeout_s)

@@ -32,6 +32,7 @@ class _Connection(sqlite3.Connection):
     """A connection that also holds the descriptor of the database's writer lock file."""
 
     lock_fd = -1
+    turn_held = False
 
     def close(self) -> None:
         if self.lock_fd >= 0:
@@ -58,24 +59,36 @@ def _connect(path: str) -> sqlite3.Connection:
 
 
 @contextlib.contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Cursor]:
-    fd = getattr(conn, "lock_fd", -1)
-    if fd >= 0:  # queue behind other processes' writers in the kernel, woken when it is our turn
-        fcntl.flock(fd, fcntl.LOCK_EX)
-    cur = conn.cursor()
+def _turn(conn: _Connection) -> Iterator[None]:
+    """Hold the writer turn: queue behind other processes' writers in the kernel (re-entrant)."""
+    fd = conn.lock_fd
+    if fd < 0 or conn.turn_held:
+        yield
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    conn.turn_held = True
     try:
-        cur.execute("BEGIN IMMEDIATE")
-        try:
-            yield cur
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        else:
-            cur.execute("COMMIT")
+        yield
     finally:
-        cur.close()
-        if fd >= 0:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        conn.turn_held = False
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _transaction(conn: _Connection) -> Iterator[sqlite3.Cursor]:
+    with _turn(conn):
+        cur = conn.cursor()
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            else:
+                cur.execute("COMMIT")
+        finally:
+            cur.close()
 
 
 def sqlite_dialect(path: str) -> Dialect:
@@ -90,6 +103,8 @@ def sqlite_dialect(path: str) -> Dialect:
         transaction=_transaction,
         param="?",
         bucket="CAST(ts / ? AS INTEGER)",
+        turn=_turn,
+        checkpoint_sql=("PRAGMA wal_autocheckpoint = 0", "PRAGMA wal_checkpoint(PASSIVE)"),
     )
 
 

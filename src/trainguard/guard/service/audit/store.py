@@ -46,6 +46,10 @@ ROWS_PER_INSERT = 256
 _KEY_COLUMNS = "key_id, key_hash, tenant, policy, rate, burst, admin, created, revoked"
 
 
+def _no_turn(conn: Any) -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext()
+
+
 @dataclass(frozen=True)
 class Dialect:
     """What differs between the databases the store runs on."""
@@ -59,6 +63,12 @@ class Dialect:
     """The parameter marker (``?`` or ``%s``)."""
     bucket: str
     """SQL flooring ``ts`` to a multiple of the bucket width (one parameter)."""
+    turn: Callable[[Any], contextlib.AbstractContextManager[None]] = _no_turn
+    """Holds the database's writer turn on a connection across several transactions
+    (SQLite: other processes' writers wait; a no-op where writers do not queue)."""
+    checkpoint_sql: tuple[str, str] | None = None
+    """SQL that stops a connection's automatic checkpoints, and SQL that checkpoints now
+    (SQLite's write-ahead log); ``None`` where the database needs neither."""
 
 
 def _row(rec: AuditRecord) -> tuple[Any, ...]:
@@ -121,6 +131,27 @@ class AuditStore:
             return int(cur.rowcount)
 
     # --- decisions ---------------------------------------------------------------
+    @contextlib.contextmanager
+    def writer_turn(self) -> Iterator[None]:
+        """Hold the writer turn of this thread's connection across several :meth:`write` calls."""
+        with self.dialect.turn(self._conn()):
+            yield
+
+    def manual_checkpoints(self) -> None:
+        """Stop this thread's connection checkpointing inside its commits; see :meth:`checkpoint`.
+
+        SQLite otherwise copies the log into the database inside the commit that passes
+        1,000 log pages, which makes that commit (and every request waiting on it)
+        several syncs long.
+        """
+        if self.dialect.checkpoint_sql is not None:
+            self._fetch(self.dialect.checkpoint_sql[0])
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database now, without waiting for readers."""
+        if self.dialect.checkpoint_sql is not None:
+            self._fetch(self.dialect.checkpoint_sql[1])
+
     def write(self, records: Sequence[AuditRecord]) -> None:
         """Insert ``records`` in one durable transaction (all or none).
 

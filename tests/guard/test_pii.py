@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trainguard.core.errors import ConfigError
 from trainguard.guard.pii import (
+    RULES,
+    _Shapes,
     find_pii,
     iban_valid,
     luhn_valid,
@@ -90,3 +94,25 @@ def test_types_filter_and_unknown_type() -> None:
     assert find_pii("a@x.io 10.0.0.1", types=["IP_ADDRESS"])[0].kind == "IP_ADDRESS"
     with pytest.raises(ConfigError, match="unknown PII type"):
         find_pii("x", types=["PASSPORT"])
+
+
+_PIECES = [
+    "4111 1111 1111 1111", "078-05-1120", "AB 12 34 56 C", "12345678Z", "GB82 WEST 1234 5698 7654 32",
+    "192.168.0.1", "2001:db8::1", "fe80::1:2:3:4", "ann@example.org", "@user", "Zx9Qw8Er7Ty6Ui5Op4As3Df2",
+    "12:30", "3.14", "\u0663\u0664\u0665.\u0661.\u0662.\u0663", "\u00e9", "-", " ", ".", ":", "x", "Q",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=12), st.data())
+def test_shape_prechecks_hold_whenever_the_expression_matches(
+    pieces: list[str], data: st.DataObject
+) -> None:
+    # Cut the joined pieces at random places: partial numbers, keys and addresses too.
+    text = "".join(pieces)
+    cut = data.draw(st.integers(0, len(text)))
+    for t in (text, text[cut:], text[:cut]):
+        shapes = _Shapes(t)
+        for rule in RULES:
+            if rule.shape is not None and rule.pattern.search(t):
+                assert rule.shape(shapes), (rule.kind, t)

@@ -32,9 +32,11 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+import string
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from trainguard.core.errors import ConfigError
 
@@ -160,6 +162,55 @@ def _always(m: str) -> bool:
     return True
 
 
+def _table(classes: dict[str, str]) -> bytes:
+    """A ``bytes.translate`` table: each character of a class -> the class's letter, others ``.``."""
+    out = bytearray(b"." * 256)
+    for letter, members in classes.items():
+        for c in members:
+            out[ord(c)] = ord(letter)
+    return bytes(out)
+
+
+_DIGITS = "0123456789"
+_SHAPE = _table({"d": _DIGITS, "U": string.ascii_uppercase, "-": "-", " ": " ", ".": "."})
+_HEX_SHAPE = _table({"h": string.hexdigits, ":": ":"})
+_TOKEN_SHAPE = _table({"x": string.ascii_letters + _DIGITS + "+/=_-"})
+_LOCAL_SHAPE = _table({"l": string.ascii_letters + _DIGITS + "!#$%&'*+/=?^_`{|}~-", "@": "@"})
+
+
+class _Shapes:
+    r"""The text as one byte per code point (non-ASCII as ``?``) through class tables.
+
+    Rules test a shape their expression needs (three digits, a dash, ...) with one
+    substring search before scanning the text with the expression, and skip the
+    scan when it is absent. Where ``\d`` could match a non-ASCII digit, the test
+    holds for every non-ASCII text.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.ascii = text.isascii()
+        self._bytes = text.encode("ascii", "replace")
+
+    @cached_property
+    def shape(self) -> bytes:
+        """Digits ``d``, upper-case letters ``U``; ``-``, space and ``.`` kept."""
+        return self._bytes.translate(_SHAPE)
+
+    @cached_property
+    def hex(self) -> bytes:
+        """Hex digits ``h``, ``:`` kept."""
+        return self._bytes.translate(_HEX_SHAPE)
+
+    def has(self, table: bytes, *needles: bytes) -> bool:
+        """Any of ``needles`` in the text through ``table`` (for tables used once)."""
+        mapped = self._bytes.translate(table)
+        return any(n in mapped for n in needles)
+
+
+def _ip_shape(s: _Shapes) -> bool:
+    return not s.ascii or b"d.d" in s.shape or b"h:h" in s.hex
+
+
 @dataclass(frozen=True)
 class _Rule:
     kind: str
@@ -168,6 +219,8 @@ class _Rule:
     hint: tuple[str, ...]
     """Substrings of the lower-cased text, one of which must occur (empty: always run)."""
     group: int = 0
+    shape: Callable[[_Shapes], bool] | None = None
+    """A test the text passes whenever ``pattern`` matches in it (``None``: none)."""
 
 
 def _rule(
@@ -177,12 +230,14 @@ def _rule(
     hint: tuple[str, ...] = (),
     group: int = 0,
     flags: int = 0,
+    shape: Callable[[_Shapes], bool] | None = None,
 ) -> _Rule:
-    return _Rule(kind, re.compile(pattern, flags), valid, hint, group)
+    return _Rule(kind, re.compile(pattern, flags), valid, hint, group, shape)
 
 
 _has_digit = tuple("0123456789")
 _LONG_NUMBER = ("#long-number",)
+"""Hint of the rules for long numbers: seven digits apart by at most two separators each."""
 _LONG_NUMBER_RE = re.compile(r"\d(?:[ ().-]{0,2}\d){6}")
 
 
@@ -213,20 +268,23 @@ RULES: tuple[_Rule, ...] = (
         r"\b[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
         r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,}\b",
         hint=("@",),
+        shape=lambda s: s.has(_LOCAL_SHAPE, b"l@l"),
     ),
     _rule(
         "IBAN",
         r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b",
         iban_valid,
         _has_digit,
+        shape=lambda s: not s.ascii or b"UUdd" in s.shape,
     ),
     _rule("CARD", r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])", _card, _LONG_NUMBER),
-    _rule("US_SSN", r"\b\d{3}-\d{2}-\d{4}\b", _ssn, _has_digit),
+    _rule("US_SSN", r"\b\d{3}-\d{2}-\d{4}\b", _ssn, _has_digit, shape=lambda s: not s.ascii or b"ddd-dd-dddd" in s.shape),
     _rule(
-        "UK_NINO", r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", _nino, _has_digit, flags=re.I
+        "UK_NINO", r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", _nino, _has_digit, flags=re.I,
+        shape=lambda s: not s.ascii or any(f in s.shape for f in (b"dddddd", b"dd dddd", b"dddd dd", b"dd dd dd")),
     ),
     _rule("IN_AADHAAR", r"\b[2-9]\d{3} ?\d{4} ?\d{4}\b", lambda m: verhoeff_valid(_digits(m)), _LONG_NUMBER),
-    _rule("ES_DNI", r"\b\d{8}-?[A-Za-z]\b", lambda m: _dni(m.replace("-", "")), _has_digit),
+    _rule("ES_DNI", r"\b\d{8}-?[A-Za-z]\b", lambda m: _dni(m.replace("-", "")), _has_digit, shape=lambda s: not s.ascii or b"d" * 8 in s.shape),
     _rule(
         "PHONE",
         r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){1,4}(?!\w)",
@@ -238,8 +296,9 @@ RULES: tuple[_Rule, ...] = (
         r"\b(?:\d{1,3}\.){3}\d{1,3}\b|(?<![\w:])(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F:]*[0-9a-fA-F]{1,4}(?![\w:])",
         _ip,
         (".", ":"),
+        shape=_ip_shape,
     ),
-    _rule("HIGH_ENTROPY", r"(?<![\w+/=-])[A-Za-z0-9+/=_-]{20,}(?![\w+/=-])", _high_entropy),
+    _rule("HIGH_ENTROPY", r"(?<![\w+/=-])[A-Za-z0-9+/=_-]{20,}(?![\w+/=-])", _high_entropy, shape=lambda s: s.has(_TOKEN_SHAPE, b"x" * 20)),
 )  # fmt: skip
 
 PII_TYPES: tuple[str, ...] = tuple(r.kind for r in RULES)
@@ -272,13 +331,21 @@ def find_pii(text: str, *, types: Iterable[str] | None = None) -> list[PiiMatch]
         raise ConfigError(
             f"unknown PII type(s) {sorted(unknown)}; expected some of {', '.join(PII_TYPES)}"
         )
+    shapes = _Shapes(text)
+    has_digit = b"d" in shapes.shape  # an ASCII digit
+    hinted = {_has_digit: has_digit, _LONG_NUMBER: has_digit and bool(_LONG_NUMBER_RE.search(text))}
     lower = text.lower()
-    if any(h in lower for h in _has_digit) and _LONG_NUMBER_RE.search(text):
-        lower += "#long-number"
     taken: list[tuple[int, int]] = []
     found: list[PiiMatch] = []
     for rule in RULES:
-        if rule.kind not in wanted or (rule.hint and not any(h in lower for h in rule.hint)):
+        if rule.kind not in wanted:
+            continue
+        if rule.hint:
+            if rule.hint not in hinted:
+                hinted[rule.hint] = any(h in lower for h in rule.hint)
+            if not hinted[rule.hint]:
+                continue
+        if rule.shape is not None and not rule.shape(shapes):
             continue
         for m in rule.pattern.finditer(text):
             s, e = m.span(rule.group)

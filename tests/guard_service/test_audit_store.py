@@ -237,6 +237,40 @@ def test_log_checkpoints_run_in_the_writer_not_inside_commits(tmp_path: Path) ->
             assert grown > len(recs) * 4000  # the writer's own checkpoints did
 
 
+def test_a_decision_is_acknowledged_only_after_the_log_sync_that_follows_its_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "audit.db"
+    store = open_store(str(db))
+    real, gate, synced = os.fdatasync, threading.Event(), []
+
+    def held_sync(fd: int) -> None:  # the real sync, the first one held until the test says
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        if len(synced) == 1:
+            assert gate.wait(30)
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", held_sync)
+    recs = make_records(2)
+    writer = AuditWriter(store)
+    fut = writer.submit(recs[:1])
+    deadline = time.monotonic() + 30
+    while not synced and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert synced == [os.path.realpath(db) + "-wal"]
+    assert store.count() == 1 and not fut.done()  # committed, not acknowledged before the sync
+    other = open_store(str(db))  # another process's writer: the write lock is free meanwhile
+    t = threading.Thread(target=other.write, args=(recs[1:],))
+    t.start()
+    t.join(30)
+    assert not t.is_alive() and store.count() == 2 and not fut.done()
+    gate.set()
+    fut.result(timeout=30)
+    writer.close()
+    other.close()
+    store.close()
+
+
 def test_request_ids_are_uuid7_ordered_by_time() -> None:
     before = time.time_ns() // 1_000_000
     first = new_request_id()

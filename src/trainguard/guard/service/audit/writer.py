@@ -2,8 +2,9 @@
 
 A request hands its records to :meth:`AuditWriter.submit` (or, on an event loop,
 :meth:`AuditWriter.submit_async`) and waits on the returned future; the future
-resolves only after the transaction holding the records has committed, so the
-service acknowledges a decision only once it is on disk. Under load many requests
+resolves only after the transaction holding the records has committed and been
+synced to disk, so the service acknowledges a decision only once it is on disk.
+Under load many requests
 share one commit (one fsync), which is what keeps durable commits cheap (the idea
 of group commit in database logs; Gray and Reuter, *Transaction Processing*, 1993,
 section 9.4.7).
@@ -15,7 +16,9 @@ the interpreter lock only for that hand-over.
 The group is gathered once the writer holds the database's writer turn, not before
 waiting for it: with several processes taking turns on one SQLite file, the requests
 that arrive while another process commits go into this process's next commit
-instead of the one after. SQLite's log checkpoints (copying the write-ahead log into
+instead of the one after. On SQLite the turn ends before the log is synced (see
+:mod:`~trainguard.guard.service.audit.sqlite`), so the processes' disk flushes
+overlap instead of queueing one behind the other. SQLite's log checkpoints (copying the write-ahead log into
 the database, two syncs) run in the writer after a group is acknowledged, every
 ``checkpoint_every`` records, instead of inside whichever commit passes 1,000 log
 pages.
@@ -111,13 +114,16 @@ class AuditWriter:
                 # meanwhile: requests that arrive during the wait share this commit.
                 with self.store.writer_turn():
                     stop = self._drain(jobs)
-                    self._commit(jobs)  # acknowledges (or fails) the group's requests
-                    since_checkpoint += sum(len(recs) for recs, _ in jobs)
-                    if since_checkpoint >= self.checkpoint_every:
-                        since_checkpoint = 0
-                        self._checkpoint()
-            except Exception as exc:  # the turn itself failed (its lock file)
-                self._done(jobs, exc)
+                    outcome = self._write(jobs)
+                # Leaving the turn synced the log (after letting other writers in).
+            except Exception as failed:  # the turn failed: its lock file, or syncing the log
+                outcome = [(jobs, failed)]
+            for group, error in outcome:  # only now: acknowledged once durable
+                self._done(group, error)
+            since_checkpoint += sum(len(recs) for recs, _ in jobs)
+            if since_checkpoint >= self.checkpoint_every:
+                since_checkpoint = 0
+                self._checkpoint()
 
     def _drain(self, jobs: list[_Job]) -> bool:
         """Add queued jobs to ``jobs`` up to ``max_batch`` records; True when told to stop."""
@@ -134,23 +140,22 @@ class AuditWriter:
         return False
 
     def _checkpoint(self) -> None:
-        # After the group is acknowledged and still in the turn, so no other writer
+        # After the group is acknowledged and in a turn of its own, so no other writer
         # appends meanwhile and the log can start over at the next commit. A failed
         # checkpoint loses nothing (the log keeps the commits); the next one retries.
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception), self.store.writer_turn():
             self.store.checkpoint()
 
-    def _commit(self, jobs: list[_Job]) -> None:
+    def _write(self, jobs: list[_Job]) -> list[tuple[list[_Job], BaseException | None]]:
+        """Commit the jobs' records together: ``[(jobs, None)]``, or each alone if that fails."""
         try:
             self.store.write([r for recs, _ in jobs for r in recs])
         except Exception as exc:
             if len(jobs) == 1:
-                self._done(jobs, exc)
-                return
-            for job in jobs:  # one bad request must not fail the others of its group
-                self._commit([job])
-        else:
-            self._done(jobs, None)
+                return [(jobs, exc)]
+            # one bad request must not fail the others of its group
+            return [out for job in jobs for out in self._write([job])]
+        return [(jobs, None)]
 
     @staticmethod
     def _done(jobs: list[_Job], exc: BaseException | None) -> None:

@@ -26,7 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.backdoor_zoo import ZOO, load_zoo, mnist_splits, tensors
 from benchmarks.common import print_table
-from trainguard.backdoor import neural_cleanse, neuron_stimulation_scan
+from trainguard.backdoor import (
+    ImageTrigger,
+    ReversedTrigger,
+    neural_cleanse,
+    neuron_stimulation_scan,
+    reversed_triggers,
+)
 
 N_CLEAN_IMAGES = 500
 
@@ -35,6 +41,32 @@ SCAN_CACHE = ZOO / "scan_results_v2.json"
 """Per-model results of the current detectors (v2: NC with the authors' lambda schedule
 and early stop, ABS with the logit term); ``nc_triggers/`` holds NC's target triggers."""
 TRIGGERS = ZOO / "nc_triggers"
+ABS_TRIGGERS = ZOO / "abs_triggers"
+"""The stimulation scan's reversed triggers on its suspected target, one per form."""
+
+
+def save_reversed(path: Path, found: list[ReversedTrigger]) -> None:
+    """Save reversed triggers (sources, labels, masks, patterns, signals) as one .npz."""
+    path.parent.mkdir(exist_ok=True)
+    np.savez(
+        path,
+        sources=np.array([f.source for f in found]),
+        labels=np.array([f.label for f in found]),
+        masks=np.stack([f.trigger.mask for f in found]),
+        patterns=np.stack([f.trigger.pattern for f in found]),
+        signals=np.stack([f.trigger.signal for f in found]),
+    )
+
+
+def load_reversed(path: Path) -> list[ReversedTrigger]:
+    """Reversed triggers saved by :func:`save_reversed`."""
+    with np.load(path) as z:
+        return [
+            ReversedTrigger(str(src), int(lab), ImageTrigger("reversed", m, p, s))
+            for src, lab, m, p, s in zip(
+                z["sources"], z["labels"], z["masks"], z["patterns"], z["signals"], strict=True
+            )
+        ]
 
 
 def _scan(model: torch.nn.Module, x: torch.Tensor, detector: str, index: int) -> dict[str, Any]:
@@ -49,6 +81,7 @@ def _scan(model: torch.nn.Module, x: torch.Tensor, detector: str, index: int) ->
             "nc_l1": nc.mask_l1.round(3).tolist(),
         }
     st = neuron_stimulation_scan(model, x, seed=index)
+    save_reversed(ABS_TRIGGERS / f"model_{index:03d}.npz", reversed_triggers(stimulation=st))
     return {
         "abs": [st.trojaned, st.score, st.target, time.perf_counter() - t0],
         "abs_candidates": [

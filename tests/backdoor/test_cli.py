@@ -56,14 +56,25 @@ def test_repair_unlearns_the_backdoor(trojan_file, digits_models, tmp_path):
     trig = tmp_path / "triggered.npz"
     np.savez(trig, X=bt.X, y=bt.y, class_names=np.array([str(i) for i in range(10)]))
     runs = tmp_path / "runs"
-    args = "--quiet backdoor repair --data digits --epochs 3 --steps 200 --max-attack-success 0.5"
+    args = "--quiet backdoor repair --data digits --epochs 3 --lr 1e-3 --stamp-fraction 0.2 --steps 200"
     paths = ["--model", str(trojan_file), "--triggered", str(trig), "--runs", str(runs)]
-    code = main([*args.split(), "--max-accuracy-drop", "0.05", *paths])
+    code = main(
+        [*args.split(), "--max-attack-success", "0.5", "--max-accuracy-drop", "0.05", *paths]
+    )
     run, found = _findings(runs)
-    (f,) = found["stages"][0]["findings"]
+    f, used = found["stages"][0]["findings"]
     assert f["metrics"]["attack_success_before"] > 0.9
     assert f["metrics"]["attack_success_after"] < 0.5
     assert code == 0 and (run / "artifacts" / "repaired.pt").is_file()
+    # both detectors' triggers were ranked on held-out rows; the best ones unlearned
+    assert used["check_id"] == "repair-reversed-triggers"
+    assert {r["source"] for r in used["table"]} == {
+        "neural-cleanse",
+        "neuron-stimulation:patch",
+        "neuron-stimulation:perturbation",
+    }
+    assert all(r["label"] == TARGET for r in used["table"] if r["unlearned"])
+    assert used["table"][0]["unlearned"] and (run / used["evidence"][0]).is_file()
 
 
 @pytest.mark.parametrize(
@@ -74,6 +85,10 @@ def test_repair_unlearns_the_backdoor(trojan_file, digits_models, tmp_path):
         (["scan", "--model", "{model}", "--data", "digits", "--detector", "magic"], "'detectors'"),
         (["poison", "--data", "digits", "--out", "{tmp}/x.npz", "--attack", "laser"], "'attack'"),
         (["repair", "--model", "{model}", "--data", "digits", "--method", "pray"], "'method'"),
+        (
+            ["repair", "--model", "{model}", "--data", "digits", "--trigger-source", "oracle"],
+            "'trigger_source'",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line(trojan_file, tmp_path, capsys, args, needle):

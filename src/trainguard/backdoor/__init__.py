@@ -6,7 +6,8 @@
 - Data side: :class:`ActivationClustering`, :class:`SpectralSignatures`.
 - Model side: :func:`neural_cleanse`, :func:`neuron_stimulation_scan` (ABS-style).
 - Input side: :class:`Strip`.
-- Repair: :func:`fine_prune`, :func:`unlearn`.
+- Repair: :func:`fine_prune`, :func:`unlearn`; :mod:`~trainguard.backdoor.reversed`
+  picks the reversed triggers that reproduce the backdoor for unlearning.
 """
 
 from trainguard.backdoor.data_detectors import (
@@ -28,6 +29,7 @@ from trainguard.backdoor.poison import (
     backdoor_test_set,
     poison_dataset,
     stamp_dataset,
+    trigger_success,
 )
 from trainguard.backdoor.repair import (
     BackdoorMetrics,
@@ -35,6 +37,13 @@ from trainguard.backdoor.repair import (
     backdoor_metrics,
     fine_prune,
     unlearn,
+)
+from trainguard.backdoor.reversed import (
+    ReversedTrigger,
+    choose_reversed_triggers,
+    rank_reversed_triggers,
+    reverse_triggers,
+    reversed_triggers,
 )
 from trainguard.backdoor.strip import Strip
 from trainguard.backdoor.triggers import (
@@ -58,6 +67,7 @@ __all__ = [
     "PoisonScan",
     "PoisonedDataset",
     "RepairResult",
+    "ReversedTrigger",
     "SpectralSignatures",
     "StimulationResult",
     "Strip",
@@ -68,14 +78,19 @@ __all__ = [
     "backdoor_test_set",
     "badnets_trigger",
     "blended_trigger",
+    "choose_reversed_triggers",
     "fine_prune",
     "image_trigger",
     "neural_cleanse",
     "neuron_stimulation_scan",
     "phrase_trigger",
     "poison_dataset",
+    "rank_reversed_triggers",
     "rare_token_trigger",
+    "reverse_triggers",
+    "reversed_triggers",
     "sig_trigger",
     "stamp_dataset",
+    "trigger_success",
     "unlearn",
 ]

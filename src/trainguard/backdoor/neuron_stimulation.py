@@ -23,7 +23,7 @@ Brain Stimulation" (ACM CCS). Three steps:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -38,6 +38,7 @@ from trainguard.backdoor._nn import (
     replace_output,
     stimulation_layers,
 )
+from trainguard.backdoor.poison import trigger_success
 from trainguard.backdoor.triggers import ImageTrigger
 from trainguard.core.findings import Finding, Severity
 from trainguard.core.progress import progress_bar
@@ -59,6 +60,10 @@ class NeuronCandidate:
     elevation: float
     reasr: float = 0.0
     trigger: ImageTrigger | None = None
+    form_triggers: dict[str, ImageTrigger] = field(default_factory=dict)
+    """Every reversed trigger form (``patch``, ``perturbation``); ``trigger`` is the best."""
+    form_reasr: dict[str, float] = field(default_factory=dict)
+    """REASR of each form's trigger."""
 
 
 @dataclass
@@ -381,7 +386,6 @@ def neuron_stimulation_scan(
     with progress_bar("neuron stimulation", total=min(top_k, len(ranked)) * len(forms)) as bar:
         for rank, (elev, name, j) in enumerate(ranked[:top_k]):
             lab = int(elevated[name][j])
-            others = x[pred != lab]
             best = NeuronCandidate(name, j, lab, elev)
             for form in forms:
                 trig = reverse_neuron_trigger(
@@ -396,8 +400,8 @@ def neuron_stimulation_scan(
                     label=lab,
                     seed=seed + rank,
                 )
-                hits = predict_logits(model, trig.stamp(others)).argmax(1) == lab
-                reasr = float(hits.float().mean()) if len(others) else 0.0
+                reasr = trigger_success(model, trig, x, lab)
+                best.form_triggers[form], best.form_reasr[form] = trig, reasr
                 if best.trigger is None or reasr > best.reasr:
                     best.reasr, best.trigger = reasr, trig
                 bar.advance()

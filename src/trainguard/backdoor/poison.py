@@ -204,3 +204,16 @@ def attack_success_rate(model: nn.Module, x: torch.Tensor, attack_y: torch.Tenso
         raise DataError("attack_success_rate: no triggered inputs")
     pred = predict_logits(model, x).argmax(1)
     return float((pred == attack_y).float().mean())
+
+
+def trigger_success(model: nn.Module, trigger: ImageTrigger, x: torch.Tensor, label: int) -> float:
+    """Share of the clean images ``x`` not classified as ``label`` that ``trigger`` sends there.
+
+    The attack success rate of a (reversed) trigger on clean data, ABS's REASR; 0 when
+    every image is already classified as ``label``.
+    """
+    keep = predict_logits(model, x).argmax(1) != label
+    if not bool(keep.any()):
+        return 0.0
+    stamped = trigger.stamp(x[keep])
+    return float((predict_logits(model, stamped).argmax(1) == label).float().mean())

@@ -7,7 +7,9 @@
   4 %), then fine-tune on clean data with the pruned channels held at zero.
 - Unlearning (Wang et al. 2019, Neural Cleanse, Section VI-C): fine-tune on clean data
   in which ``stamp_fraction`` (20 %) of the rows carry the reversed trigger with their
-  correct labels, so the model learns to ignore the trigger.
+  correct labels, so the model learns to ignore the trigger. Several reversed triggers
+  (:mod:`~trainguard.backdoor.reversed` picks the ones that reproduce the backdoor)
+  share the stamped rows.
 
 Both return a repaired copy; the input model is left unchanged.
 """
@@ -15,6 +17,7 @@ Both return a repaired copy; the input model is left unchanged.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -187,7 +190,7 @@ def unlearn(
     model: nn.Module,
     x_clean: torch.Tensor,
     y_clean: torch.Tensor,
-    trigger: ImageTrigger,
+    trigger: ImageTrigger | Sequence[ImageTrigger],
     *,
     stamp_fraction: float = 0.2,
     epochs: int = 2,
@@ -206,9 +209,11 @@ def unlearn(
     x_clean, y_clean
         Clean labelled data the defender holds.
     trigger
-        The reversed trigger (for example ``NeuralCleanseResult.triggers[target]``).
+        The reversed trigger (for example ``NeuralCleanseResult.triggers[target]``), or
+        several (see :func:`~trainguard.backdoor.reversed.choose_reversed_triggers`):
+        the stamped rows are then split evenly between them.
     stamp_fraction
-        Share of the clean rows stamped with the trigger (the paper's 20 %).
+        Share of the clean rows stamped with a trigger (the paper's 20 %).
     epochs, lr, batch_size
         Fine-tuning schedule (Adam).
     seed
@@ -221,13 +226,18 @@ def unlearn(
     check_real(stamp_fraction, "stamp_fraction", owner, low=0.0, high=1.0)
     check_int(epochs, "epochs", owner, low=1)
     check_positive(lr, "lr", owner)
+    triggers = [trigger] if isinstance(trigger, ImageTrigger) else list(trigger)
+    if not triggers:
+        raise DataError(f"{owner}: needs at least one trigger to stamp")
     x_test, y_test = test if test is not None else (x_clean, y_clean)
     before = backdoor_metrics(model, x_test, y_test, triggered)
     g = generator(seed)
     n_stamp = round(stamp_fraction * len(x_clean))
     rows = torch.randperm(len(x_clean), generator=g)[:n_stamp]
     x_mix = x_clean.clone()
-    x_mix[rows] = trigger.stamp(x_clean[rows])
+    for k, trig in enumerate(triggers):
+        part = rows[k :: len(triggers)]
+        x_mix[part] = trig.stamp(x_clean[part])
     repaired = copy.deepcopy(model)
     loader = make_loader(x_mix, y_clean, batch_size=batch_size, shuffle=True, seed=seed)
     fit(repaired, loader, epochs=epochs, lr=lr, description="unlearning")

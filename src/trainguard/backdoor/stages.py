@@ -13,6 +13,16 @@ from trainguard.backdoor._nn import penultimate
 from trainguard.backdoor.data_detectors import ActivationClustering, SpectralSignatures
 from trainguard.backdoor.neural_cleanse import NC_STEPS, neural_cleanse
 from trainguard.backdoor.neuron_stimulation import STIMULATION_STEPS, neuron_stimulation_scan
+from trainguard.backdoor.repair import RepairResult, unlearn
+from trainguard.backdoor.reversed import (
+    TRIGGER_SOURCES,
+    Selection,
+    TriggerSource,
+    choose_reversed_triggers,
+    rank_reversed_triggers,
+    reverse_triggers,
+    reversed_triggers_finding,
+)
 from trainguard.backdoor.triggers import ImageTrigger
 from trainguard.core.datasets import Dataset
 from trainguard.core.findings import Finding, Severity, StageResult
@@ -28,6 +38,14 @@ def trigger_picture(
 ) -> str:
     """Save the triggers side by side as ``artifacts/<name>.png``; return its run path."""
     return image_grid(run, name, [t.picture() for t in triggers], titles=list(titles))
+
+
+def stimulation_steps(steps: int | None) -> int:
+    """The stimulation scan's steps per trigger for a Neural Cleanse cap ``steps``.
+
+    Two thirds of it (at least 50); ``None`` keeps the scan's default.
+    """
+    return STIMULATION_STEPS if steps is None else max(50, steps * 2 // 3)
 
 
 def model_scan_findings(
@@ -69,9 +87,8 @@ def model_scan_findings(
         )
         findings += nc.to_findings(stage, evidence=[pic, bars])
     if "neuron-stimulation" in detectors:
-        abs_steps = STIMULATION_STEPS if steps is None else max(50, steps * 2 // 3)
         st = neuron_stimulation_scan(
-            model, x_clean, steps=abs_steps, max_mask_size=max_mask_size, seed=seed
+            model, x_clean, steps=stimulation_steps(steps), max_mask_size=max_mask_size, seed=seed
         )
         shown = [c for c in st.candidates if c.trigger is not None][:5]
         pic = trigger_picture(
@@ -214,7 +231,6 @@ def backdoor_simulation_stage(
     attack success rate down. A finding passes when its defence worked.
     """
     from trainguard.backdoor.poison import backdoor_test_set, poison_dataset
-    from trainguard.backdoor.repair import unlearn
     from trainguard.backdoor.strip import Strip
     from trainguard.backdoor.triggers import badnets_trigger
     from trainguard.core.stage import recorded_stage
@@ -293,3 +309,65 @@ def backdoor_simulation_stage(
             f"{detected} of {len(result.findings)} defences caught the planted backdoor"
         )
     return result
+
+
+def unlearning_repair(
+    run: RunDir,
+    stage: str,
+    model: nn.Module,
+    fit_data: tuple[torch.Tensor, torch.Tensor],
+    test: tuple[torch.Tensor, torch.Tensor],
+    *,
+    triggered: tuple[torch.Tensor, torch.Tensor] | None = None,
+    sources: Sequence[TriggerSource] = TRIGGER_SOURCES,
+    select: Selection = "all",
+    steps: int | None = None,
+    epochs: int = 5,
+    lr: float = 2e-3,
+    stamp_fraction: float = 0.5,
+    seed: int = 0,
+) -> tuple[RepairResult, Finding]:
+    """Unlearn the reversed triggers that reproduce the backdoor (the benchmarked repair).
+
+    The detectors in ``sources`` reverse triggers on the clean rows ``fit_data``; each
+    one's attack success is measured on the held-out ``test`` images and the best (or,
+    ``select="all"``, every one within 0.1 of it) is stamped on ``stamp_fraction`` of
+    ``fit_data`` for unlearning. Without known ``triggered`` inputs, attack success
+    before and after is measured with the best reversed trigger on ``test``. Returns
+    the repair and a finding listing the triggers (their picture saved in ``run``).
+    The defaults are the settings of ``benchmarks/backdoor_repair.py``.
+    """
+    x_fit, y_fit = fit_data
+    found, _, _ = reverse_triggers(
+        model,
+        x_fit,
+        sources=sources,
+        nc_steps=steps or NC_STEPS,
+        stimulation_steps=stimulation_steps(steps),
+        seed=seed,
+    )
+    ranked = rank_reversed_triggers(model, found, test[0])
+    chosen = choose_reversed_triggers(ranked, select=select)
+    if triggered is None:
+        best = chosen[0]
+        keep = test[1] != best.label
+        triggered = (best.trigger.stamp(test[0][keep]), torch.full((int(keep.sum()),), best.label))
+    pic = trigger_picture(
+        run,
+        f"{stage}_reversed_triggers",
+        [c.trigger for c in ranked],
+        [f"{c.source.split(':')[-1]} {c.attack_success or 0.0:.0%}" for c in ranked],
+    )
+    result = unlearn(
+        model,
+        x_fit,
+        y_fit,
+        [c.trigger for c in chosen],
+        stamp_fraction=stamp_fraction,
+        epochs=epochs,
+        lr=lr,
+        seed=seed,
+        test=test,
+        triggered=triggered,
+    )
+    return result, reversed_triggers_finding(stage, ranked, chosen, evidence=[pic])

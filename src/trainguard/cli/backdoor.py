@@ -214,7 +214,22 @@ def repair_command(
     ] = None,
     test_fraction: Annotated[float, typer.Option(min=0.05, max=0.9)] = 0.3,
     limit: Annotated[int | None, typer.Option(min=10, help="Use at most this many rows.")] = None,
-    epochs: Annotated[int, typer.Option(min=1, help="Fine-tuning epochs.")] = 2,
+    epochs: Annotated[int, typer.Option(min=1, help="Fine-tuning epochs.")] = 5,
+    lr: Annotated[float, typer.Option(help="Fine-tuning learning rate (Adam).")] = 2e-3,
+    stamp_fraction: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Unlearning: share of rows stamped.")
+    ] = 0.5,
+    trigger_source: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Unlearning: detector(s) that reverse the trigger, neural-cleanse and/or "
+            "neuron-stimulation (default both; the triggers that reproduce the backdoor "
+            "best on held-out rows are unlearned)."
+        ),
+    ] = None,
+    select: Annotated[
+        str, typer.Option(help="Unlearning: 'all' triggers within 0.1 of the best, or 'best'.")
+    ] = "all",
     steps: Annotated[
         int | None, typer.Option(min=1, help="Neural Cleanse steps per label (default 1500).")
     ] = None,
@@ -223,14 +238,18 @@ def repair_command(
     seed: Seed = 0,
     runs: Runs = Path("runs"),
 ) -> int:
-    """Remove a backdoor: unlearn the reversed trigger, or fine-prune dormant channels."""
-    from trainguard.backdoor.neural_cleanse import NC_STEPS, neural_cleanse
-    from trainguard.backdoor.repair import fine_prune, unlearn
-    from trainguard.backdoor.stages import trigger_picture
+    """Remove a backdoor: unlearn the reversed triggers, or fine-prune dormant channels."""
+    from trainguard.backdoor.repair import fine_prune
+    from trainguard.backdoor.reversed import TRIGGER_SOURCES
+    from trainguard.backdoor.stages import unlearning_repair
     from trainguard.core.stage import recorded_stage
     from trainguard.core.training import save_trained
 
     check_choice(method, "method", "backdoor repair", ("unlearning", "fine-pruning"))
+    check_choice(select, "select", "backdoor repair", ("best", "all"))
+    sources = tuple(trigger_source or TRIGGER_SOURCES)
+    for src in sources:
+        check_choice(src, "trigger_source", "backdoor repair", TRIGGER_SOURCES)
     clean = _images(data, limit, seed)
     tm = _load(model, clean)
     net = tm.model
@@ -242,19 +261,26 @@ def repair_command(
     say(ctx, f"repairing {model} by {method} with {len(fit_part)} clean rows")
     with recorded_stage(run, "backdoor-repair", "Backdoor repair") as stage:
         if method == "unlearning":
-            nc = neural_cleanse(net, x_fit, steps=steps or NC_STEPS, seed=seed)
-            trig = nc.triggers[nc.target]
-            if trig_xy is None:  # no known trigger: measure the reversed one
-                keep = test[1] != nc.target
-                trig_xy = (trig.stamp(test[0][keep]), torch.full((int(keep.sum()),), nc.target))
-            pic = trigger_picture(run, "reversed_trigger", [trig], [f"label {nc.target}"])
-            stage.artifacts.append(pic)
-            result = unlearn(
-                net, x_fit, y_fit, trig, epochs=epochs, seed=seed, test=test, triggered=trig_xy
+            result, used = unlearning_repair(
+                run,
+                "backdoor-repair",
+                net,
+                (x_fit, y_fit),
+                test,
+                triggered=trig_xy,
+                sources=sources,  # type: ignore[arg-type]
+                select=select,  # type: ignore[arg-type]
+                steps=steps,
+                epochs=epochs,
+                lr=lr,
+                stamp_fraction=stamp_fraction,
+                seed=seed,
             )
+            stage.artifacts += used.evidence
         else:
+            used = None
             result = fine_prune(
-                net, x_fit, y_fit, epochs=epochs, seed=seed, test=test, triggered=trig_xy
+                net, x_fit, y_fit, epochs=epochs, lr=lr, seed=seed, test=test, triggered=trig_xy
             )
         repaired = TrainedModel(result.model, tm.name, tm.config, tm.vocab, tm.history)
         path = save_trained(repaired, run.artifact_path("repaired.pt"))
@@ -265,4 +291,6 @@ def repair_command(
             max_accuracy_drop=max_accuracy_drop,
         )
         stage.summary = stage.findings[0].message
+        if used is not None:
+            stage.findings.append(used)
     return finish_run(ctx, run)

@@ -102,3 +102,18 @@ def test_bulk_key_spans_equal_single_spans() -> None:
     assert list(zip(s.tolist(), e.tolist(), strict=True)) == [
         n.key_span(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
     ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "plain ASCII, with a f.u.c.k",
+        "caf\u00e9 \u4f60\u597d \u03a3\u03c3 idiot",  # a few non-ASCII letters: byte form
+        "".join(chr(0x4E00 + i) for i in range(300)) + " ab",  # many: code-point form
+    ],
+)
+def test_key_bytes_have_one_byte_per_key_character(text: str) -> None:
+    norm = normalize(text)
+    assert len(norm.key_bytes) == len(norm.key)
+    expected = "".join(c if c.isascii() else "?" for c in norm.key).encode("ascii")
+    assert norm.key_bytes == expected

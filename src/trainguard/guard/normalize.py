@@ -76,6 +76,8 @@ def _key_table() -> np.ndarray:
 _KEY_LUT = _key_table()
 _KEY_BYTES = _KEY_LUT.astype(np.uint8).tobytes() + bytes(range(128, 256))
 _KEY_CODES = np.frombuffer(_KEY_BYTES, dtype=np.uint8)
+_ONE_BYTE = bytes(range(128)) + b"?" * 128
+"""Byte translation: non-ASCII bytes (stand-ins for non-ASCII letters) to ``?``."""
 _SPACE, _STAR, _BANG = ord(" "), ord("*"), ord("!")
 _TAG_BLOCK = range(0xE0000, 0xE0080)
 
@@ -99,6 +101,9 @@ class Normalized:
     make_folded: Callable[[], str] = field(repr=False, compare=False)
     fold_map: FoldMap | None = field(default=None, repr=False, compare=False)
     """Folded offset -> original offset; ``None`` means the identity."""
+    key_bytes: bytes = field(default=b"", repr=False, compare=False)
+    """One byte per character of ``key``: itself if ASCII, else ``?`` (what the keyword
+    stage's anchor prefilter reads)."""
 
     @cached_property
     def folded(self) -> str:
@@ -284,15 +289,17 @@ def normalize(text: str) -> Normalized:
         k = np.delete(k, runs)
     if k.dtype != np.uint8:
         key = k.tobytes().decode("utf-32-le")
+        key_bytes = np.where(k > 127, ord("?"), k).astype(np.uint8).tobytes()
     elif letters:
+        raw = k.tobytes()
         wide = np.flatnonzero(k > 127)
-        key = splice(
-            k.tobytes().decode("latin-1"), wide.tolist(), [letters[c] for c in k[wide].tolist()]
-        )
+        key = splice(raw.decode("latin-1"), wide.tolist(), [letters[c] for c in k[wide].tolist()])
+        key_bytes = raw.translate(_ONE_BYTE)
     else:
-        key = k.tobytes().decode("ascii")
+        key_bytes = k.tobytes()
+        key = key_bytes.decode("ascii")
     return Normalized(text, key, folded.removed, len(folded.ascii), DropMap(dropped),
-                      folded.original, folded.text, folded.fold_map)  # fmt: skip
+                      folded.original, folded.text, folded.fold_map, key_bytes)  # fmt: skip
 
 
 _KEY_STR = {i: chr(int(c)) for i, c in enumerate(_KEY_LUT)}

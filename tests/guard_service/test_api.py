@@ -5,8 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import socket
 import sqlite3
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -247,3 +250,43 @@ def test_revoked_key_stops_working(service) -> None:
             time.sleep(0.2)
         else:
             pytest.fail("a revoked key was still accepted after the cache time")
+
+
+def _connections_per_process(pgid: int, port: int) -> dict[int, int]:
+    """Established TCP connections on the server side of ``port``, per process of the group."""
+    established = set()
+    for line in open("/proc/net/tcp").read().splitlines()[1:]:  # noqa: SIM115
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == "01":
+            established.add(fields[9])
+    out = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[2]) != pgid:
+                continue
+            links = [os.readlink(fd) for fd in (stat.parent / "fd").iterdir()]
+        except OSError:  # the process ended meanwhile
+            continue
+        inodes = {link[8:-1] for link in links if link.startswith("socket:[")}
+        out[int(stat.parent.name)] = len(inodes & established)
+    return out
+
+
+def test_connections_opened_at_once_are_spread_over_both_workers(service) -> None:
+    socks = [socket.create_connection(("127.0.0.1", service.server.port)) for _ in range(64)]
+    try:
+        request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        for s in socks:
+            s.sendall(request)
+        for s in socks:
+            assert s.recv(4096).startswith(b"HTTP/1.1 200")  # accepted and answered
+        assert service.server.proc is not None
+        counts = sorted(
+            _connections_per_process(service.server.proc.pid, service.server.port).values()
+        )
+    finally:
+        for s in socks:
+            s.close()
+    # Two workers hold the connections; with one listening socket per worker the kernel
+    # spreads them by address hash (each gets 16 or more of 64 but for a 1e-4 chance).
+    assert sum(counts) == 64 and counts[-2] >= 16, counts

@@ -126,16 +126,16 @@ def serve_command(
     say(
         ctx, f"guard service on http://{host}:{port} (audit log {settings.db}, {workers} worker(s))"
     )
-    uvicorn.run(
-        "trainguard.guard.service.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        timeout_keep_alive=5,
-        timeout_graceful_shutdown=10,
-    )
+    app, options = "trainguard.guard.service.app:create_app", {
+        "factory": True, "host": host, "port": port, "workers": workers, "log_level": log_level,
+        "timeout_keep_alive": 5, "timeout_graceful_shutdown": 10,
+    }  # fmt: skip
+    if workers > 1:  # each worker on a SO_REUSEPORT socket of its own: connections spread evenly
+        from trainguard.guard.service.workers import run_workers
+
+        run_workers(uvicorn.Config(app, **options))  # type: ignore[arg-type]
+    else:
+        uvicorn.run(app, **options)  # type: ignore[arg-type]
     return EXIT_OK
 
 

@@ -1,7 +1,8 @@
 """Guard service throughput and latency (p50/p99) at concurrency 1, 16 and 64, on loopback.
 
-The service runs as ``trainguard guard serve`` (uvicorn, ``--workers`` processes, the
-SQLite audit log with durable group commits) and this process drives it with a
+The service runs as ``trainguard guard serve`` (uvicorn, ``--workers`` processes each
+on its own ``SO_REUSEPORT`` socket, the SQLite audit log with durable group commits)
+and this process drives it with a
 small asyncio HTTP/1.1 client (keep-alive connections, one request in flight per
 connection, so concurrency = connections), bounded by a request count and a time
 limit per level. Texts: the 500-character texts of ``benchmarks.guard_latency``
@@ -265,7 +266,7 @@ def main(argv: list[str] | None = None) -> None:
     ]  # fmt: skip
     print_table(
         f"Guard service on loopback: {len(texts)} texts of 500 characters, {args.workers} workers, "
-        f"SQLite audit log (WAL, synchronous=FULL, group commit)",
+        f"SQLite audit log (WAL, group commit, log synced before acknowledging)",
         ["policy", "server", "concurrency", "requests", "checks/s", "p50 ms", "p99 ms", "errors",
          "server CPU ms/req", "client CPU ms/req", "x bare FastAPI", "x in-process"],
         table,

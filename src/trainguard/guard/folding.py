@@ -99,7 +99,8 @@ class Folded(NamedTuple):
     text: Callable[[], str]
     """Builds the folded text."""
     ascii: bytes
-    """One byte per folded character: itself if ASCII, else ``?``."""
+    """One byte per folded character: itself if ASCII, else ``?``. ASCII letters keep
+    their case here (the matching key folds case itself); the folded text is lower case."""
     wide: np.ndarray
     """Offsets in the folded text of its non-ASCII characters."""
     wide_codes: np.ndarray
@@ -110,15 +111,17 @@ class Folded(NamedTuple):
     """Folded offset -> original offset (``None``: the identity)."""
     removed: int
     """How many code points folded to nothing."""
+    non_ascii: np.ndarray = _EMPTY
+    """Offsets in the original text of its non-ASCII code points."""
 
 
 def fold_text(text: str, table: CharTable = FOLD) -> Folded:
     """Fold every code point of ``text`` (ASCII is only lower-cased, with ``FOLD``)."""
     lower = table is FOLD
     original = text.encode("ascii", "replace")  # one "?" per non-ASCII code point
-    low = original.lower() if lower else original
     if text.isascii():
-        return Folded(partial(low.decode, "ascii"), low, _EMPTY, _EMPTY, original, None, 0)
+        return Folded(partial(_decoded, original, lower), original, _EMPTY, _EMPTY,
+                      original, None, 0)  # fmt: skip
     positions, points, codes = _non_ascii(text, original)
     uniq, inverse = np.unique(points, return_inverse=True)
     outs = [table[c] for c in uniq.tolist()]
@@ -126,23 +129,25 @@ def fold_text(text: str, table: CharTable = FOLD) -> Folded:
     at, chosen = positions.tolist(), inverse.tolist()
 
     def spliced() -> str:
-        return splice(low.decode("ascii"), at, [outs[i] for i in chosen])
+        return splice(_decoded(original, lower), at, [outs[i] for i in chosen])
 
     if (lengths == 1).all():
         mapped = np.array([ord(o) for o in outs], dtype=np.uint32)[inverse]
-        one_byte = np.frombuffer(low, dtype=np.uint8).copy()
+        one_byte = np.frombuffer(original, dtype=np.uint8).copy()
         wide = mapped > 127
         one_byte[positions] = np.where(wide, ord("?"), mapped)
         ascii_form = one_byte.tobytes()
         if not wide.any():
-            return Folded(partial(ascii_form.decode, "ascii"), ascii_form, _EMPTY, _EMPTY,
-                          original, None, 0)  # fmt: skip
+            return Folded(partial(_decoded, ascii_form, lower), ascii_form, _EMPTY, _EMPTY,
+                          original, None, 0, positions)  # fmt: skip
         if codes is not None:  # dense: replace the code points in bulk
             spliced = partial(_replaced, codes, positions, mapped, lower)
-        return Folded(spliced, ascii_form, positions[wide], mapped[wide], original, None, 0)
+        return Folded(
+            spliced, ascii_form, positions[wide], mapped[wide], original, None, 0, positions
+        )
     # Some code points fold to no character or to several: splice their folds in.
     ascii_outs = [o.encode("ascii", "replace") for o in outs]
-    ascii_form = splice(low, at, [ascii_outs[i] for i in chosen])
+    ascii_form = splice(original, at, [ascii_outs[i] for i in chosen])
     changed = lengths != 1
     fold_map = FoldMap(positions[changed], lengths[changed])
     # Non-ASCII characters of the folds, at their folded offsets.
@@ -154,7 +159,7 @@ def fold_text(text: str, table: CharTable = FOLD) -> Folded:
     wide_at = np.array([w[0] for w in found], dtype=np.int64)
     wide_codes = np.array([w[1] for w in found], dtype=np.uint32)
     removed = int((lengths == 0).sum())
-    return Folded(spliced, ascii_form, wide_at, wide_codes, original, fold_map, removed)
+    return Folded(spliced, ascii_form, wide_at, wide_codes, original, fold_map, removed, positions)
 
 
 def _non_ascii(text: str, original: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -171,6 +176,11 @@ def _non_ascii(text: str, original: bytes) -> tuple[np.ndarray, np.ndarray, np.n
     found = [(p, ord(c)) for p in marks.tolist() if (c := text[p]) != "?"]
     positions = np.array([p for p, _ in found], dtype=np.int64)
     return positions, np.array([c for _, c in found], dtype=np.uint32), None
+
+
+def _decoded(data: bytes, lower: bool) -> str:
+    """ASCII ``data`` as text, lower-cased if ``lower``."""
+    return (data.lower() if lower else data).decode("ascii")
 
 
 def _replaced(codes: np.ndarray, positions: np.ndarray, mapped: np.ndarray, lower: bool) -> str:

@@ -21,7 +21,7 @@ import io
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -62,10 +62,6 @@ class KeywordHit(NamedTuple):
     term: str
     category: str
     severity: Severity
-
-
-_hit_of_fields = partial(tuple.__new__, KeywordHit)
-"""``KeywordHit`` from a tuple of its fields (what ``KeywordHit._make`` does, in C)."""
 
 
 def _severity(value: str, where: str) -> Severity:
@@ -321,12 +317,13 @@ class KeywordMatcher:
             keep[digits] = False
             o_start, o_end, main, rank = o_start[keep], o_end[keep], main[keep], rank[keep]
         starts, ends = o_start.tolist(), o_end.tolist()
-        texts = [original[a:b] for a, b in zip(starts, ends, strict=True)]
+        texts = norm.texts(starts, ends)
         terms, categories = self._terms[main].tolist(), self._categories[main].tolist()
         fields = zip(
             starts, ends, texts, terms, categories, _SEVERITIES[rank].tolist(), strict=True
         )
-        return list(map(_hit_of_fields, fields))
+        # KeywordHit from each tuple of fields, as KeywordHit._make does, but in C.
+        return list(map(tuple.__new__, itertools.repeat(KeywordHit), fields))
 
 
 def _all_digits(text: str) -> bool:

@@ -70,16 +70,17 @@ def _key_table() -> np.ndarray:
             lut[c] = ord(ch.lower())
     for src, dst in LEET.items():
         lut[ord(src)] = ord(dst)
+    upper = np.arange(ord("A"), ord("Z") + 1)
+    lut[upper] = lut[upper + 32]  # the folded bytes keep their case
     return lut
 
 
 _KEY_LUT = _key_table()
 _KEY_BYTES = _KEY_LUT.astype(np.uint8).tobytes() + bytes(range(128, 256))
 _KEY_CODES = np.frombuffer(_KEY_BYTES, dtype=np.uint8)
-_ONE_BYTE = bytes(range(128)) + b"?" * 128
-"""Byte translation: non-ASCII bytes (stand-ins for non-ASCII letters) to ``?``."""
 _SPACE, _STAR, _BANG = ord(" "), ord("*"), ord("!")
 _TAG_BLOCK = range(0xE0000, 0xE0080)
+_NONE = np.zeros(0, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,8 @@ class Normalized:
     key_bytes: bytes = field(default=b"", repr=False, compare=False)
     """One byte per character of ``key``: itself if ASCII, else ``?`` (what the keyword
     stage's anchor prefilter reads)."""
+    non_ascii: np.ndarray = field(default_factory=lambda: _NONE, repr=False, compare=False)
+    """Offsets in ``original`` of its non-ASCII code points."""
 
     @cached_property
     def folded(self) -> str:
@@ -112,6 +115,23 @@ class Normalized:
         Built on first use: the keyword stage needs only the key.
         """
         return self.make_folded()
+
+    def texts(self, starts: list[int], ends: list[int]) -> list[str]:
+        """The original text of many spans ``[start, end)``.
+
+        Many spans of a text that is not all ASCII are sliced from its one-byte form
+        (slicing ASCII is faster), those holding a non-ASCII character from the text.
+        """
+        original = self.original
+        if len(starts) <= _FEW_SPANS or original.isascii():
+            return [original[a:b] for a, b in zip(starts, ends, strict=True)]
+        one_byte = self.one_byte.decode("ascii")
+        out = [one_byte[a:b] for a, b in zip(starts, ends, strict=True)]
+        wide = self.non_ascii
+        mixed = np.searchsorted(wide, starts) < np.searchsorted(wide, ends)
+        for i in np.flatnonzero(mixed).tolist():
+            out[i] = original[starts[i] : ends[i]]
+        return out
 
     def code_points(self, offsets: np.ndarray) -> np.ndarray:
         """Code points of ``original`` at ``offsets``."""
@@ -172,12 +192,13 @@ class Normalized:
         if size == 0:
             return np.full(len(starts), n), np.full(len(starts), n)
 
-        m = len(starts)
-        mapped = to_original(np.clip(np.concatenate((starts, ends - 1, ends)), 0, size - 1))
-        o_start = np.where(starts < size, mapped[:m], n)
+        # Interleaved, the offsets of ordered spans are sorted: faster binary searches.
+        offsets = np.stack((starts, ends - 1, ends), axis=1).ravel()
+        mapped = to_original(np.clip(offsets, 0, size - 1)).reshape(-1, 3)
+        o_start = np.where(starts < size, mapped[:, 0], n)
         empty = ends <= starts
-        at_end = np.where(ends < size, mapped[2 * m :], n)
-        o_end = np.where(empty, o_start, np.maximum(at_end, mapped[m : 2 * m] + 1))
+        at_end = np.where(ends < size, mapped[:, 2], n)
+        o_end = np.where(empty, o_start, np.maximum(at_end, mapped[:, 1] + 1))
         live = np.flatnonzero(~empty)
         while live.size:  # trim trailing whitespace, one character per round
             live = live[o_end[live] > o_start[live] + 1]
@@ -187,6 +208,8 @@ class Normalized:
         return o_start, np.minimum(o_end, n)
 
 
+_FEW_SPANS = 32
+"""Up to this many spans are sliced from the original text directly."""
 _WHITESPACE = np.array([chr(c).isspace() for c in range(0x3002)], dtype=bool)
 """``_WHITESPACE[c]``: ``str.isspace`` of code point ``c`` (none lies above U+3000, so
 higher code points read the last entry, which is false)."""
@@ -226,18 +249,25 @@ def _key_array(folded: Folded) -> tuple[np.ndarray, dict[int, str]]:
             chars[bang[run_last][np.searchsorted(run_last, np.arange(len(bang)))] + 1]
         ]
         chars[bang[(after == _SPACE) | (after == _STAR)]] = _SPACE
-    k = np.frombuffer(raw.translate(_KEY_BYTES), dtype=np.uint8)
+    k = np.frombuffer(raw.translate(_KEY_BYTES), dtype=np.uint8)  # writable (a bytearray)
     if wide_keys is not None:
         k = k.astype(np.uint32)
         k[folded.wide + 1] = wide_keys
     return k, letters
 
 
-def _separator_drops(k: np.ndarray) -> np.ndarray:
-    """Key offsets to drop: repeated spaces and gaps in spelled-out words."""
+def _separator_drops(k: np.ndarray, star: bool) -> np.ndarray:
+    """Key offsets to drop: repeated spaces and gaps in spelled-out words.
+
+    ``star``: whether the key may hold a ``*``.
+    """
     space = k == _SPACE
-    sep = space | (k == _STAR)
-    doubles = np.flatnonzero(space[1:] & space[:-1]) + 1
+    sep = space | (k == _STAR) if star else space
+    if k.dtype == np.uint8:  # two spaces in a row: one 16-bit comparison per offset
+        pairs = np.ndarray((len(k) - 1,), dtype="<u2", buffer=k, strides=(1,))
+        doubles = np.flatnonzero(pairs == _SPACE * 257) + 1
+    else:
+        doubles = np.flatnonzero(space[1:] & space[:-1]) + 1
     single = ~sep  # single letters: separators (or an end) on both sides
     single[1:] &= sep[:-1]
     single[:-1] &= sep[1:]
@@ -280,7 +310,7 @@ def normalize(text: str) -> Normalized:
     folded = fold_text(text)
     k, letters = _key_array(folded)
     # Separators first, so that runs are shortened across a spelled-out word too.
-    dropped = _separator_drops(k)
+    dropped = _separator_drops(k, b"*" in folded.ascii)
     if dropped.size:
         k = np.delete(k, dropped)
     runs = _run_drops(k)
@@ -291,15 +321,17 @@ def normalize(text: str) -> Normalized:
         key = k.tobytes().decode("utf-32-le")
         key_bytes = np.where(k > 127, ord("?"), k).astype(np.uint8).tobytes()
     elif letters:
-        raw = k.tobytes()
         wide = np.flatnonzero(k > 127)
-        key = splice(raw.decode("latin-1"), wide.tolist(), [letters[c] for c in k[wide].tolist()])
-        key_bytes = raw.translate(_ONE_BYTE)
+        letter = [letters[c] for c in k[wide].tolist()]
+        key = splice(k.tobytes().decode("latin-1"), wide.tolist(), letter)
+        k[wide] = ord("?")
+        key_bytes = k.tobytes()
     else:
         key_bytes = k.tobytes()
         key = key_bytes.decode("ascii")
     return Normalized(text, key, folded.removed, len(folded.ascii), DropMap(dropped),
-                      folded.original, folded.text, folded.fold_map, key_bytes)  # fmt: skip
+                      folded.original, folded.text, folded.fold_map, key_bytes,
+                      folded.non_ascii)  # fmt: skip
 
 
 _KEY_STR = {i: chr(int(c)) for i, c in enumerate(_KEY_LUT)}

@@ -7,8 +7,11 @@ Aho-Corasick automaton over the default expanded lexicon. Peers, in the same run
 the same text: better-profanity (its own list, with its own variant generation) and
 one Python ``re`` alternation of the same entries with word boundaries. Throughput
 is CPU time (``time.process_time``) of one core, best of three, in MB/s of UTF-8
-input. A second table times the normaliser and the automaton pass alone on the same
-texts; the rest of the stage is the resolution of the hits.
+input. A second table times the parts alone on the same texts: the normaliser, the
+anchor prefilter (:mod:`trainguard.guard.prefilter`), the automaton over the
+prefilter's windows, and for comparison the automaton over the whole key (what the
+stage walked before the prefilter); the rest of the stage is the resolution of the
+hits.
 
 Run: flock /tmp/trainguard-heavy.lock .venv/bin/python -m benchmarks.guard_keywords
 """
@@ -18,23 +21,38 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from functools import partial
+from typing import TypeVar
 
 from benchmarks.common import print_table
 from benchmarks.guard_data import benign_prompts, davidson
 from trainguard.guard.keywords import KeywordMatcher, default_keyword_entries
 from trainguard.guard.normalize import normalize
+from trainguard.guard.prefilter import AnchorFilter
 
+T = TypeVar("T", str, bytes)
 PEER_BYTES = {"better-profanity": 20_000, "re": 5_000}
 """Input sizes for the slow peers (they run at a few KB/s)."""
 
 
-def _mbps(fn: Callable[[str], object], text: str, repeat: int = 3) -> float:
+def _seconds(fn: Callable[[T], object], arg: T, repeat: int = 3) -> float:
+    """CPU seconds of ``fn(arg)``, best of ``repeat``."""
     best = float("inf")
     for _ in range(repeat):
         t0 = time.process_time()
-        fn(text)
+        fn(arg)
         best = min(best, time.process_time() - t0)
-    return len(text.encode("utf-8")) / 1e6 / max(best, 1e-9)
+    return max(best, 1e-9)
+
+
+def _mbps(fn: Callable[[str], object], text: str, repeat: int = 3) -> float:
+    return len(text.encode("utf-8")) / 1e6 / _seconds(fn, text, repeat)
+
+
+def _shares(whole: float, *parts: float) -> list[float]:
+    """Shares of the stage's time of parts timed alone (MB/s), and the rest."""
+    shares = [whole / p for p in parts]
+    return [*shares, 1 - sum(shares)]
 
 
 def _sized(corpus: str, size: int) -> str:
@@ -52,12 +70,21 @@ def main() -> None:
     ours = _mbps(matcher.find, mixed)
     hits = len(matcher.find(mixed[:1_000_000]))
     # Where the time goes: each part alone, in MB/s of the same UTF-8 input.
+    prefilter = matcher.prefilter
+    assert isinstance(prefilter, AnchorFilter)
     parts = {}
     for name, text in (("prompts", prose), ("prompts + tweets", mixed)):
-        key = normalize(text).key
+        mb = len(text.encode("utf-8")) / 1e6
+        norm = normalize(text)
+        start, end = prefilter.windows(norm.key_bytes)
+        windows = _seconds(prefilter.windows, norm.key_bytes)
+        scan = _seconds(partial(matcher.scan, key_bytes=norm.key_bytes), norm.key)
         parts[name] = (
             _mbps(normalize, text),
-            len(text.encode("utf-8")) / len(key.encode("utf-8")) * _mbps(matcher.scan, key),
+            mb / windows,
+            mb / (scan - windows),  # the automaton over the windows
+            mb / _seconds(matcher.walk, norm.key),
+            float((end - start).sum() / len(norm.key)),
         )
 
     from better_profanity import profanity
@@ -108,14 +135,18 @@ def main() -> None:
             "text",
             "stage MB/s",
             "normalise MB/s",
-            "automaton MB/s",
+            "prefilter MB/s",
+            "automaton on windows MB/s",
+            "windows / key",
+            "automaton on whole key MB/s",
             "normalise",
+            "prefilter",
             "automaton",
             "rest",
         ],
         [
-            [name, whole, norm, walk, whole / norm, whole / walk, 1 - whole / norm - whole / walk]
-            for name, whole, (norm, walk) in (
+            [name, whole, norm, pre, walk, share, full, *_shares(whole, norm, pre, walk)]
+            for name, whole, (norm, pre, walk, full, share) in (
                 ("prompts", ours_prose, parts["prompts"]),
                 ("prompts + tweets", ours, parts["prompts + tweets"]),
             )

@@ -16,6 +16,7 @@ Unicode Standard Annex #15 (normalisation forms).
 from __future__ import annotations
 
 import json
+import operator
 import unicodedata
 from collections.abc import Callable
 from functools import lru_cache, partial
@@ -166,16 +167,17 @@ def _non_ascii(text: str, original: bytes) -> tuple[np.ndarray, np.ndarray, np.n
     """Offsets and code points of the non-ASCII characters of ``text``.
 
     The third value holds all the code points of a text dense in ``?`` or non-ASCII
-    characters (found in bulk); a sparse text's few candidates are read one by one.
+    characters (found in bulk); a sparse text's few candidates are read at once.
     """
     marks = np.flatnonzero(np.frombuffer(original, dtype=np.uint8) == ord("?"))
     if len(marks) * _SPARSE > len(text):
         codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
         positions = np.flatnonzero(codes > 127)
         return positions, codes[positions], codes
-    found = [(p, ord(c)) for p in marks.tolist() if (c := text[p]) != "?"]
-    positions = np.array([p for p, _ in found], dtype=np.int64)
-    return positions, np.array([c for _, c in found], dtype=np.uint32), None
+    chars = operator.itemgetter(*marks.tolist())(text) if len(marks) > 1 else text[marks[0]]
+    points = np.frombuffer("".join(chars).encode("utf-32-le"), dtype=np.uint32)
+    real = points != ord("?")
+    return marks[real], points[real], None
 
 
 def _decoded(data: bytes, lower: bool) -> str:

@@ -317,7 +317,7 @@ class KeywordMatcher:
             keep[digits] = False
             o_start, o_end, main, rank = o_start[keep], o_end[keep], main[keep], rank[keep]
         starts, ends = o_start.tolist(), o_end.tolist()
-        texts = norm.texts(starts, ends)
+        texts = norm.texts(o_start, o_end)
         terms, categories = self._terms[main].tolist(), self._categories[main].tolist()
         fields = zip(
             starts, ends, texts, terms, categories, _SEVERITIES[rank].tolist(), strict=True

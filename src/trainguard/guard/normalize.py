@@ -116,20 +116,20 @@ class Normalized:
         """
         return self.make_folded()
 
-    def texts(self, starts: list[int], ends: list[int]) -> list[str]:
+    def texts(self, starts: np.ndarray, ends: np.ndarray) -> list[str]:
         """The original text of many spans ``[start, end)``.
 
         Many spans of a text that is not all ASCII are sliced from its one-byte form
         (slicing ASCII is faster), those holding a non-ASCII character from the text.
         """
         original = self.original
+        spans = zip(starts.tolist(), ends.tolist(), strict=True)
         if len(starts) <= _FEW_SPANS or original.isascii():
-            return [original[a:b] for a, b in zip(starts, ends, strict=True)]
+            return [original[a:b] for a, b in spans]
         one_byte = self.one_byte.decode("ascii")
-        out = [one_byte[a:b] for a, b in zip(starts, ends, strict=True)]
+        out = [one_byte[a:b] for a, b in spans]
         wide = self.non_ascii
-        mixed = np.searchsorted(wide, starts) < np.searchsorted(wide, ends)
-        for i in np.flatnonzero(mixed).tolist():
+        for i in np.flatnonzero(np.searchsorted(wide, starts) < np.searchsorted(wide, ends)):
             out[i] = original[starts[i] : ends[i]]
         return out
 
@@ -263,11 +263,7 @@ def _separator_drops(k: np.ndarray, star: bool) -> np.ndarray:
     """
     space = k == _SPACE
     sep = space | (k == _STAR) if star else space
-    if k.dtype == np.uint8:  # two spaces in a row: one 16-bit comparison per offset
-        pairs = np.ndarray((len(k) - 1,), dtype="<u2", buffer=k, strides=(1,))
-        doubles = np.flatnonzero(pairs == _SPACE * 257) + 1
-    else:
-        doubles = np.flatnonzero(space[1:] & space[:-1]) + 1
+    doubles = np.flatnonzero(space[1:] & space[:-1]) + 1
     single = ~sep  # single letters: separators (or an end) on both sides
     single[1:] &= sep[:-1]
     single[:-1] &= sep[1:]

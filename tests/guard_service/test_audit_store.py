@@ -217,7 +217,7 @@ def test_waiting_requests_share_one_commit_made_when_the_writer_lock_frees(
     store.close()
 
 
-def test_log_checkpoints_run_in_the_writer_not_inside_commits(tmp_path: Path) -> None:
+def test_log_checkpoints_run_outside_commits(tmp_path: Path) -> None:
     # A log page or more per record: 1,200 pages, past SQLite's automatic checkpoint at 1,000.
     recs = [r.model_copy(update={"content": "x" * 4000}) for r in make_records(1200)]
     for every in (10**9, 300):
@@ -235,6 +235,32 @@ def test_log_checkpoints_run_in_the_writer_not_inside_commits(tmp_path: Path) ->
             assert grown == 0  # no commit copied the log into the database
         else:
             assert grown > len(recs) * 4000  # the writer's own checkpoints did
+
+
+def test_the_log_starts_over_under_continuous_commits_of_two_writers(tmp_path: Path) -> None:
+    db = tmp_path / "audit.db"
+    stores = [open_store(str(db)) for _ in range(2)]  # two workers' stores on one file
+    writers = [AuditWriter(s, checkpoint_every=100) for s in stores]
+    recs = [r.model_copy(update={"content": "x" * 1000}) for r in make_records(4000)]
+
+    def load(k: int) -> None:
+        mine = recs[k::2]
+        for i in range(0, len(mine), 5):
+            writers[k].submit(mine[i : i + 5]).result(timeout=30)
+
+    threads = [threading.Thread(target=load, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    for w in writers:
+        w.close()
+    log_size = Path(f"{db}-wal").stat().st_size  # its largest extent (a log starting over keeps it)
+    assert stores[0].count() == 4000
+    for s in stores:
+        s.close()
+    # 800 commits of 5 records, 1 MB a 200: the log started over along the way.
+    assert log_size < 3_000_000, log_size
 
 
 def test_a_decision_is_acknowledged_only_after_the_log_sync_that_follows_its_commit(

@@ -54,7 +54,7 @@ class ServiceSettings(BaseSettings):
     """Most audit records committed in one durable transaction (group commit)."""
     checkpoint_records: int = Field(default=4096, gt=0)
     """Records a process's audit writer commits between two checkpoints of SQLite's log
-    (run after a commit's requests are acknowledged, not inside the commit)."""
+    (run by a thread of their own, not inside a commit)."""
     switch_interval_ms: float = Field(default=0.25, gt=0)
     """The interpreter's thread switch interval in the service process (Python's default is 5 ms).
 

@@ -18,10 +18,10 @@ waiting for it: with several processes taking turns on one SQLite file, the requ
 that arrive while another process commits go into this process's next commit
 instead of the one after. On SQLite the turn ends before the log is synced (see
 :mod:`~trainguard.guard.service.audit.sqlite`), so the processes' disk flushes
-overlap instead of queueing one behind the other. SQLite's log checkpoints (copying the write-ahead log into
-the database, two syncs) run in the writer after a group is acknowledged, every
-``checkpoint_every`` records, instead of inside whichever commit passes 1,000 log
-pages.
+overlap instead of queueing one behind the other. SQLite's log checkpoints (copying
+the write-ahead log into the database, two syncs) run every ``checkpoint_every``
+records in a thread of their own, mostly beside the writers, instead of inside
+whichever commit passes 1,000 log pages.
 """
 
 from __future__ import annotations
@@ -51,6 +51,47 @@ def _settle(waiters: Sequence[_Waiter], exc: BaseException | None) -> None:
             w.set_exception(exc)
 
 
+class _Checkpointer:
+    """A thread copying SQLite's write-ahead log into the database when asked, off the commit path.
+
+    A passive checkpoint first copies the log without the writer turn, while writers
+    keep committing; a second one, in a turn of its own, copies only what they
+    appended meanwhile, so the log is fully copied and starts over at the next
+    commit. (Passive checkpoints beside continuous commits alone never catch up with
+    the log's end, and the log then grows without bound.) A failed checkpoint loses
+    nothing (the log keeps the commits); the next one retries.
+    """
+
+    def __init__(self, store: AuditStore) -> None:
+        self.store = store
+        self._wanted = threading.Event()
+        self._pending = self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="audit-checkpointer", daemon=True)
+        self._thread.start()
+
+    def request(self) -> None:
+        """Run a checkpoint soon (requests made while one runs lead to one more)."""
+        self._pending = True
+        self._wanted.set()
+
+    def _run(self) -> None:
+        while not self._stopping:
+            self._wanted.wait()
+            self._wanted.clear()
+            if self._pending:
+                self._pending = False
+                with contextlib.suppress(Exception):
+                    self.store.checkpoint()
+                    with self.store.writer_turn():
+                        self.store.checkpoint()
+
+    def close(self, timeout: float) -> None:
+        """Finish a requested checkpoint, then stop the thread."""
+        self._stopping = True
+        self._wanted.set()
+        self._thread.join(timeout)
+
+
 class AuditWriter:
     """A background thread committing audit records in batches of up to ``max_batch``.
 
@@ -62,8 +103,7 @@ class AuditWriter:
         Most records in one transaction.
     checkpoint_every
         Records this writer commits between two checkpoints of SQLite's write-ahead
-        log, each run after the commit's requests are acknowledged instead of inside a
-        commit.
+        log, run by a thread of their own instead of inside a commit.
     """
 
     def __init__(
@@ -73,6 +113,7 @@ class AuditWriter:
         self.max_batch = max_batch
         self.checkpoint_every = checkpoint_every
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._checkpointer = _Checkpointer(store)
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
 
@@ -123,7 +164,7 @@ class AuditWriter:
             since_checkpoint += sum(len(recs) for recs, _ in jobs)
             if since_checkpoint >= self.checkpoint_every:
                 since_checkpoint = 0
-                self._checkpoint()
+                self._checkpointer.request()
 
     def _drain(self, jobs: list[_Job]) -> bool:
         """Add queued jobs to ``jobs`` up to ``max_batch`` records; True when told to stop."""
@@ -138,13 +179,6 @@ class AuditWriter:
             jobs.append(nxt)
             n += len(nxt[0])
         return False
-
-    def _checkpoint(self) -> None:
-        # After the group is acknowledged and in a turn of its own, so no other writer
-        # appends meanwhile and the log can start over at the next commit. A failed
-        # checkpoint loses nothing (the log keeps the commits); the next one retries.
-        with contextlib.suppress(Exception), self.store.writer_turn():
-            self.store.checkpoint()
 
     def _write(self, jobs: list[_Job]) -> list[tuple[list[_Job], BaseException | None]]:
         """Commit the jobs' records together: ``[(jobs, None)]``, or each alone if that fails."""
@@ -174,3 +208,4 @@ class AuditWriter:
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join(timeout)
+        self._checkpointer.close(timeout)

@@ -7,7 +7,9 @@ entries (``match = substring``) match anywhere, and an allow-list of innocent
 carriers ("Scunthorpe") drops hits that lie inside an allowed word or phrase. One
 pass of the automaton finds both. Hits on pure digits (``455`` reads as ``ass`` in
 leetspeak) are dropped. Overlapping hits are merged into maximal spans that carry
-the highest severity of what they contain.
+the highest severity of what they contain. On long texts the automaton walks only the
+windows of the text that an anchor prefilter (:mod:`trainguard.guard.prefilter`) finds
+may hold a key, which gives the same matches.
 
 Reference: A. V. Aho and M. J. Corasick, "Efficient string matching: an aid to
 bibliographic search", Communications of the ACM 18(6), 1975 (the ``pyahocorasick``
@@ -198,7 +200,9 @@ class KeywordMatcher:
         self.prefilter = None if short else AnchorFilter(keys)
         """The anchor prefilter of long keys (``None`` when a key has under 3 characters)."""
         self._ascii = all(k.isascii() for k in keys)
-        """ASCII keys: the automaton may walk the key bytes (other characters as ``?``)."""
+        """All keys ASCII: the automaton may walk the key bytes, where a ``?`` (which no
+        key holds: it folds to a space) stands for a non-ASCII letter, which no key holds
+        either."""
 
     @classmethod
     def default(cls) -> KeywordMatcher:

@@ -12,9 +12,11 @@ Anchors are rare in English: each key takes the q-gram with the fewest occurrenc
 in the English documentation that ships with CPython (``pydoc_data.topics``,
 normalised like any text; ties go to the fewer occurrences of its two (q-1)-grams).
 The texts being scanned never enter the choice. A key shorter than q is its own
-anchor, followed by every byte that a key can hold. The text's q-grams are read as
-integers through an unaligned numpy view of its key bytes, hashed into a table in
-blocks that stay in cache, and the few positions that pass are checked exactly.
+anchor, followed by every byte that a key can hold. The text is read as integers
+through unaligned numpy views of its key bytes: its 4-grams at even offsets are
+hashed, in blocks that stay in cache, into a table of the anchors' two 4-grams (an
+anchor starts at such an offset or one before), and the few q-grams that pass are
+checked exactly.
 
 References: X. Wang et al., "Hyperscan: a fast multi-pattern regex matcher for
 modern CPUs", NSDI 2019 (a literal prefilter confirmed by an automaton);
@@ -148,7 +150,8 @@ class AnchorFilter:
         self._slot[buckets] = np.arange(len(self.codes), dtype=np.int32)
         shared, counts = np.unique(buckets, return_counts=True)
         self._slot[shared[counts > 1]] = -2
-        # Hashed 4-grams of the anchors: bit 1 for their first, bit 2 for their second.
+        # Hashed 4-grams of the anchors: bit 1 for their first, bit 2 for their second
+        # (and as booleans: numpy takes from a boolean table faster).
         self._which = np.zeros(1 << _HASH_BITS, dtype=np.uint8)
         for bit, quads in enumerate((self.codes, self.codes >> np.uint64(8))):
             self._which[(quads.astype(np.uint32) * _MUL32) >> _TOP32] |= 1 << bit
@@ -209,14 +212,13 @@ def walk_windows(
 ) -> np.ndarray:
     """``walk`` (rows of end offset, value) over windows of ``text``, in ``text`` offsets.
 
-    The windows are joined by NUL characters. ``text`` as ASCII bytes is joined in bulk.
+    The windows are joined by NUL characters (which no key may hold). ``text`` as ASCII
+    bytes is joined in bulk.
     """
     if not start.size:
         return np.zeros((0, 2), dtype=np.int64)
-    lengths = end - start + 1  # each window and the NUL after it
-    offsets = np.cumsum(lengths) - lengths
-    where = np.repeat(start - offsets, lengths) + np.arange(int(lengths.sum()))
-    where[offsets + lengths - 1] = len(text)  # the NUL appended below
+    where = concat_ranges(start, end + 1)  # each window and the NUL after it
+    where[np.cumsum(end - start + 1) - 1] = len(text)  # the NUL appended below
     if isinstance(text, bytes):
         joined = np.frombuffer(text + b"\0", dtype=np.uint8)[where].tobytes().decode("ascii")
     else:

@@ -33,13 +33,15 @@ from trainguard.backdoor import (
     neuron_stimulation_scan,
     reversed_triggers,
 )
+from trainguard.backdoor.neuron_stimulation import STIMULATION_STEPS
 
 N_CLEAN_IMAGES = 500
 
 
 SCAN_CACHE = ZOO / "scan_results_v2.json"
 """Per-model results of the current detectors (v2: NC with the authors' lambda schedule
-and early stop, ABS with the logit term); ``nc_triggers/`` holds NC's target triggers."""
+and early stop, ABS with the logit term; an ABS result scanned with another step count
+than ``STIMULATION_STEPS`` is redone); ``nc_triggers/`` holds NC's target triggers."""
 TRIGGERS = ZOO / "nc_triggers"
 ABS_TRIGGERS = ZOO / "abs_triggers"
 """The stimulation scan's reversed triggers on its suspected target, one per form."""
@@ -84,6 +86,7 @@ def _scan(model: torch.nn.Module, x: torch.Tensor, detector: str, index: int) ->
     save_reversed(ABS_TRIGGERS / f"model_{index:03d}.npz", reversed_triggers(stimulation=st))
     return {
         "abs": [st.trojaned, st.score, st.target, time.perf_counter() - t0],
+        "abs_steps": STIMULATION_STEPS,
         "abs_candidates": [
             [c.layer, c.neuron, c.label, round(c.elevation, 3), c.reasr] for c in st.candidates
         ],
@@ -106,6 +109,8 @@ def run_detectors(models: int, detectors: list[str]) -> list[dict[str, Any]]:
                 "target": entry.target,
             },
         )
+        if rec.get("abs_steps") != STIMULATION_STEPS:  # scanned with other settings
+            rec.pop("abs", None)
         todo = [d for d in detectors if d not in rec]
         for d in todo:
             rec.update(_scan(model, x, d, entry.index))

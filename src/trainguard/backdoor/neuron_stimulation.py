@@ -46,8 +46,12 @@ from trainguard.core.training import predict_logits
 from trainguard.core.validation import check_choice, check_int, check_positive, check_real
 
 TriggerForm = Literal["patch", "perturbation"]
-STIMULATION_STEPS = 200
-"""Default optimisation steps per reversed trigger of the stimulation scan."""
+STIMULATION_STEPS = 600
+"""Default optimisation steps per reversed trigger of the stimulation scan.
+
+600 rather than 200: a patch reversal has converged by then on the MNIST zoo (a weak
+BadNets trojan's reversed patch goes from REASR 0.41 at 200 steps to 0.54; clean
+models' best REASR moves by at most 0.06, to 0.38 at most)."""
 
 
 @dataclass

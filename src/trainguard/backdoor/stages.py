@@ -63,7 +63,7 @@ def model_scan_findings(
 
     ``steps`` caps Neural Cleanse's optimisation steps per label (the stimulation scan
     uses two thirds of it per trigger); ``None`` keeps each detector's default (1500
-    and 200, the settings of the benchmarks). ``max_mask_size`` bounds the stimulation
+    and 600, the settings of the benchmarks). ``max_mask_size`` bounds the stimulation
     scan's patch triggers.
     """
     for d in detectors:

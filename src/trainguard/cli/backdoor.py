@@ -151,7 +151,7 @@ def scan_command(
         typer.Option(
             min=1,
             help="Neural Cleanse steps per label, a cap (default 1500; the stimulation "
-            "scan uses two thirds, default 200).",
+            "scan uses two thirds, default 600).",
         ),
     ] = None,
     max_mask_size: Annotated[

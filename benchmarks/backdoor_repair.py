@@ -94,6 +94,9 @@ def main() -> None:
     ap.add_argument("--stamp-fraction", type=float, default=0.2)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--select", default="best", choices=("best", "all"))
+    ap.add_argument(
+        "--tolerance", type=float, default=0.1, help="with --select all: how far below the best"
+    )
     args = ap.parse_args()
     torch.set_num_threads(2)
     methods = [m for m in METHODS if m in args.methods.split(",")]
@@ -130,7 +133,9 @@ def main() -> None:
                 )
             else:
                 ranked = rank_reversed_triggers(model, found, x_hold)
-                chosen = choose_reversed_triggers(ranked, select=args.select)
+                chosen = choose_reversed_triggers(
+                    ranked, select=args.select, tolerance=args.tolerance
+                )
                 picked.update(c.source for c in chosen)
                 rep = unlearn(
                     model,

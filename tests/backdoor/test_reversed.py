@@ -15,6 +15,7 @@ from trainguard.backdoor import (
     reversed_triggers,
     trigger_success,
     unlearn,
+    unlearn_residual,
 )
 from trainguard.core.errors import DataError, ParameterError
 
@@ -117,3 +118,27 @@ def test_unlearning_stamps_every_trigger_of_a_list(digits_models):
     assert asr_after([blank]) > 0.8  # unlearning a trigger that does nothing keeps the backdoor
     assert asr_after([blank, real]) < 0.2  # the second trigger gets stamped rows too
     assert asr_after([real, blank]) < 0.2
+
+
+def test_a_later_round_reverses_the_trigger_anew_and_unlearns_what_is_left(digits_models):
+    model = digits_models.trojan_model
+    x, y = digits_models.x(digits_models.train), digits_models.y(digits_models.train)
+    x_test = digits_models.x(digits_models.test)
+    evaluation = {"test": (x_test, digits_models.y(digits_models.test))}
+    evaluation["triggered"] = digits_models.triggered()
+    # round 1 unlearned a trigger that is not the planted one: the backdoor is all there
+    first = unlearn(model, x, y, _blank(), epochs=2, seed=0, **evaluation)
+    assert first.after.attack_success > 0.8
+    same, none = unlearn_residual(first, x, y, TARGET, rounds=0)
+    assert same is first and none == []
+    res, used = unlearn_residual(
+        first, x, y, TARGET, x_holdout=x_test, steps=300, epochs=3, seed=0, **evaluation
+    )
+    assert [u.source for u in used] == ["neural-cleanse:round-2"] and used[0].label == TARGET
+    assert used[0].attack_success is not None and used[0].attack_success > 0.9
+    assert res.before == first.before  # before/after span the whole repair
+    assert res.after.attack_success < 0.2
+    assert res.after.clean_accuracy > first.before.clean_accuracy - 0.03
+    assert res.model is not first.model and first.after.attack_success > 0.8
+    with pytest.raises(ParameterError, match="'rounds'"):
+        unlearn_residual(first, x, y, TARGET, rounds=-1)

@@ -44,6 +44,7 @@ from trainguard.backdoor.reversed import (
     rank_reversed_triggers,
     reverse_triggers,
     reversed_triggers,
+    unlearn_residual,
 )
 from trainguard.backdoor.strip import Strip
 from trainguard.backdoor.triggers import (
@@ -54,6 +55,7 @@ from trainguard.backdoor.triggers import (
     image_trigger,
     phrase_trigger,
     rare_token_trigger,
+    reversed_patch,
     sig_trigger,
 )
 
@@ -88,9 +90,11 @@ __all__ = [
     "rank_reversed_triggers",
     "rare_token_trigger",
     "reverse_triggers",
+    "reversed_patch",
     "reversed_triggers",
     "sig_trigger",
     "stamp_dataset",
     "trigger_success",
     "unlearn",
+    "unlearn_residual",
 ]

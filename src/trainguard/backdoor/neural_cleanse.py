@@ -36,7 +36,7 @@ from trainguard.backdoor._nn import (
     minibatches,
     penultimate,
 )
-from trainguard.backdoor.triggers import ImageTrigger
+from trainguard.backdoor.triggers import ImageTrigger, reversed_patch
 from trainguard.core.findings import Finding, Severity
 from trainguard.core.progress import progress_bar
 from trainguard.core.training import predict_logits
@@ -367,10 +367,7 @@ def neural_cleanse(
         early_stop_patience=early_stop_patience,
         seed=seed,
     )
-    triggers = [
-        ImageTrigger("reversed", masks[k], patterns[k], np.zeros_like(patterns[k]))
-        for k in range(n_classes)
-    ]
+    triggers = [reversed_patch(masks[k], patterns[k]) for k in range(n_classes)]
     success = np.array(
         [
             float((predict_logits(model, t.stamp(x)).argmax(1) == k).float().mean())

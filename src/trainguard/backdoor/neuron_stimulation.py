@@ -39,7 +39,7 @@ from trainguard.backdoor._nn import (
     stimulation_layers,
 )
 from trainguard.backdoor.poison import trigger_success
-from trainguard.backdoor.triggers import ImageTrigger
+from trainguard.backdoor.triggers import ImageTrigger, reversed_patch
 from trainguard.core.findings import Finding, Severity
 from trainguard.core.progress import progress_bar
 from trainguard.core.training import predict_logits
@@ -233,7 +233,7 @@ def _trigger_from_parts(
     if m.sum() > bound:  # keep the largest entries within the budget
         cut = torch.topk(m.flatten(), max(1, int(bound))).values[-1]
         m = torch.where(m >= cut, m, torch.zeros_like(m))
-    return ImageTrigger("reversed", m.numpy(), p.numpy(), np.zeros(tuple(p.shape), np.float32))
+    return reversed_patch(m.numpy(), p.numpy())
 
 
 def reverse_neuron_trigger(

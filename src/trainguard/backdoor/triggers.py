@@ -105,6 +105,12 @@ class ImageTrigger:
         return np.clip(self.mask * self.pattern, 0.0, 1.0).astype(np.float32)
 
 
+def reversed_patch(mask: np.ndarray, pattern: np.ndarray) -> ImageTrigger:
+    """A reversed mask-and-pattern trigger (no additive signal), as the detectors recover."""
+    pattern = np.asarray(pattern, np.float32)
+    return ImageTrigger("reversed", np.asarray(mask, np.float32), pattern, np.zeros_like(pattern))
+
+
 def _shape(shape: Sequence[int], owner: str) -> tuple[int, int, int]:
     if len(shape) != 3 or any(int(v) < 1 for v in shape):
         raise ParameterError(

@@ -219,6 +219,17 @@ def repair_command(
     stamp_fraction: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Unlearning: share of rows stamped.")
     ] = 0.5,
+    rounds: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Unlearning: reverse-then-unlearn rounds in all; each after the first "
+            "reverses Neural Cleanse's trigger for the target on the repaired model.",
+        ),
+    ] = 2,
+    residual_stamp_fraction: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Unlearning: rows stamped in later rounds.")
+    ] = 0.2,
     trigger_source: Annotated[
         list[str] | None,
         typer.Option(
@@ -274,6 +285,8 @@ def repair_command(
                 epochs=epochs,
                 lr=lr,
                 stamp_fraction=stamp_fraction,
+                rounds=rounds,
+                residual_stamp_fraction=residual_stamp_fraction,
                 seed=seed,
             )
             stage.artifacts += used.evidence

@@ -22,7 +22,9 @@ at most 5 % with clean accuracy down at most 2 points. Rows per attack and in al
 peer: ART's Neural Cleanse mitigation needs a Keras classifier and ART has no
 Fine-Pruning.
 
-Run: ``flock /tmp/trainguard-heavy.lock .venv/bin/python benchmarks/backdoor_repair.py --models 40``
+Run (the documented settings): ``flock /tmp/trainguard-heavy.lock .venv/bin/python
+benchmarks/backdoor_repair.py --models 40 --epochs 5 --lr 2e-3 --stamp-fraction 0.5
+--select all --rounds 2``
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ FPR on the benign prompts is <= 1%; the detection rate is then measured at it. T
 trained classifier is cross-validated (5 folds over jailbreaks and benign prompts; in
 each, fitted on the training fold less 40% of its benign prompts, its threshold set on
 those held-out prompts two ways: the empirical 1% quantile, and the Neyman-Pearson
-umbrella threshold of :mod:`trainguard.guard.calibration`; measured on the test fold). Also shown: the default policy's
+umbrella threshold of :mod:`trainguard.core.calibration`; measured on the test fold). Also shown: the default policy's
 fixed threshold (flag at 0.4).
 
 Run: flock /tmp/trainguard-heavy.lock .venv/bin/python -m benchmarks.guard_injection

@@ -106,6 +106,25 @@ def test_strip_separates_triggered_from_clean_inputs(digits_models):
     assert f.passed is False
 
 
+def test_strip_umbrella_boundary_keeps_false_rejections_at_the_rate_asked(digits_models):
+    x_clean = digits_models.x(digits_models.test)
+    pool, held = x_clean[:200], x_clean[200:]
+    kw = {"n_perturbations": 50, "frr": 0.05, "seed": 0}
+    normal = Strip(digits_models.trojan_model, **kw).fit(pool)
+    umbrella = Strip(digits_models.trojan_model, boundary="umbrella", **kw).fit(pool)
+    # an order statistic of the clean entropies: fewer than 5 % of them fall below it
+    below = (umbrella.clean_entropy_ < umbrella.threshold_).sum()
+    assert 0 < below <= 0.05 * len(pool)
+    assert np.isclose(umbrella.threshold_, np.sort(umbrella.clean_entropy_)[below], atol=1e-9)
+    assert umbrella.predict(held).mean() <= 0.05
+    assert umbrella.predict(digits_models.triggered()[0]).mean() > 0.8
+    assert umbrella.threshold_ != normal.threshold_
+    with pytest.raises(DataError, match="at least 59 held-out"):
+        Strip(digits_models.trojan_model, boundary="umbrella", **kw).fit(pool[:40])
+    with pytest.raises(ParameterError, match="'boundary'"):
+        Strip(digits_models.trojan_model, boundary="median")
+
+
 def test_strip_needs_fit(digits_models):
     with pytest.raises(NotFittedError):
         Strip(digits_models.clean_model).predict(torch.zeros(2, 1, 8, 8))

@@ -6,20 +6,29 @@ sum, saturated as in the paper's ``addWeighted(x, 1, x_j, 1, 0)``); a trojaned i
 keeps its target label whatever it is mixed with, so the mean Shannon entropy (bits)
 of those predictions is low. The detection boundary is the ``frr`` quantile of a
 normal distribution fitted to the entropies of held-out clean inputs, so about that
-share of clean inputs is rejected.
+share of clean inputs is rejected (the paper's rule). The entropies of clean inputs
+are skewed, so the normal's tail can miss: ``boundary="umbrella"`` takes an order
+statistic of the clean entropies instead (the Neyman-Pearson umbrella algorithm of
+:mod:`trainguard.core.calibration`), which keeps the false-rejection rate at or below
+``frr`` with probability ``confidence``.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import numpy as np
 import torch
 from torch import nn
 
 from trainguard.backdoor._nn import check_images, generator
+from trainguard.core.calibration import np_threshold
 from trainguard.core.errors import NotFittedError
 from trainguard.core.findings import Finding, Severity
 from trainguard.core.training import predict_logits
-from trainguard.core.validation import check_int, check_real
+from trainguard.core.validation import check_choice, check_int, check_real
+
+Boundary = Literal["normal", "umbrella"]
 
 
 class Strip:
@@ -33,16 +42,34 @@ class Strip:
         Clean images each input is superimposed on (the paper's N = 100).
     frr
         Target false-rejection rate on clean inputs; sets the entropy boundary.
+    boundary
+        ``normal`` (the paper: the ``frr`` quantile of a normal fitted to the clean
+        entropies) or ``umbrella`` (an order statistic of the clean entropies that keeps
+        the false-rejection rate <= ``frr`` with probability ``confidence``; needs at
+        least 299 clean images for 1 % at 95 %).
+    confidence
+        With ``umbrella``: the probability that the bound holds.
     seed
         Seed of the generator that draws the superimposed clean images.
     """
 
     def __init__(
-        self, model: nn.Module, *, n_perturbations: int = 100, frr: float = 0.01, seed: int = 0
+        self,
+        model: nn.Module,
+        *,
+        n_perturbations: int = 100,
+        frr: float = 0.01,
+        boundary: Boundary = "normal",
+        confidence: float = 0.95,
+        seed: int = 0,
     ) -> None:
         self.model = model
         self.n_perturbations = check_int(n_perturbations, "n_perturbations", "Strip", low=1)
         self.frr = check_real(frr, "frr", "Strip", low=0.0, high=1.0, low_open=True, high_open=True)
+        self.boundary = check_choice(boundary, "boundary", "Strip", ("normal", "umbrella"))
+        self.confidence = check_real(
+            confidence, "confidence", "Strip", low=0.0, high=1.0, low_open=True, high_open=True
+        )
         self.seed = seed
 
     def fit(self, x_clean: torch.Tensor) -> Strip:
@@ -51,6 +78,10 @@ class Strip:
 
         self.pool_ = check_images(x_clean, "Strip.fit", min_rows=2)
         self.clean_entropy_ = self.entropy(self.pool_)
+        if self.boundary == "umbrella":  # flag entropy < t  <=>  -entropy > -t
+            t = np_threshold(-self.clean_entropy_, max_fpr=self.frr, confidence=self.confidence)
+            self.threshold_ = -t
+            return self
         mu, sigma = float(self.clean_entropy_.mean()), float(self.clean_entropy_.std(ddof=1))
         self.threshold_ = float(norm.ppf(self.frr, loc=mu, scale=max(sigma, 1e-12)))
         return self

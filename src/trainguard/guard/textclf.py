@@ -5,7 +5,7 @@ of the folded text (:func:`trainguard.guard.normalize.normalize`), weighted by
 sublinear TF-IDF and L2-normalised; a logistic regression with balanced class
 weights scores them. The decision threshold is 0.5 unless :meth:`TextClassifier.calibrate`
 sets one with a false-positive guarantee on held-out benign texts
-(:mod:`trainguard.guard.calibration`). Training uses scikit-learn; the fitted state is only arrays
+(:mod:`trainguard.core.calibration`). Training uses scikit-learn; the fitted state is only arrays
 (IDF weights, coefficients, intercept) written as JSON + ``.npz`` with
 ``allow_pickle=False``, so a stored model never executes code when it is loaded.
 
@@ -125,9 +125,9 @@ class TextClassifier:
         """Set :attr:`threshold` on benign texts the model was not fitted on.
 
         The false-positive rate at it is at most ``max_fpr`` with probability ``confidence``
-        (:func:`~trainguard.guard.calibration.np_threshold`).
+        (:func:`~trainguard.core.calibration.np_threshold`).
         """
-        from trainguard.guard.calibration import np_threshold
+        from trainguard.core.calibration import np_threshold
 
         scores = self.predict_proba(benign_texts)
         self.threshold = np_threshold(scores, max_fpr=max_fpr, confidence=confidence)
@@ -199,10 +199,10 @@ def fit_calibrated(
     """Fit on the harmful texts and part of the benign ones, calibrate on the benign rest.
 
     ``calibration_share`` of the benign texts, and at least
-    :func:`~trainguard.guard.calibration.min_calibration_size`, are held out for
+    :func:`~trainguard.core.calibration.min_calibration_size`, are held out for
     :meth:`TextClassifier.calibrate`; ``options`` go to :class:`TextClassifier`.
     """
-    from trainguard.guard.calibration import min_calibration_size
+    from trainguard.core.calibration import min_calibration_size
 
     share = check_real(
         calibration_share, "calibration_share", "fit_calibrated", low=0.0, high=1.0,

@@ -225,6 +225,7 @@ def reversed_triggers_finding(
     ``residual`` lists the triggers of :func:`unlearn_residual`'s later rounds.
     """
     used = {c.source for c in chosen}
+    rows = [(c, c.source in used) for c in ranked] + [(c, True) for c in residual]
     later = f", then {len(residual)} more round(s) reversed anew" if residual else ""
     return Finding(
         stage=stage,
@@ -241,9 +242,6 @@ def reversed_triggers_finding(
                 "attack_success": None if c.attack_success is None else round(c.attack_success, 3),
                 "unlearned": unlearned,
             }
-            for c, unlearned in [
-                *((c, c.source in used) for c in ranked),
-                *((c, True) for c in residual),
-            ]
+            for c, unlearned in rows
         ],
     )
